@@ -1,0 +1,13 @@
+//! Istio `VirtualService` (networking.istio.io): types and validation. (Placeholder, being written.)
+
+use crate::validation::{Validate, Validator};
+use serde::{Deserialize, Serialize};
+
+/// `VirtualService` spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VirtualService {}
+
+impl Validate for VirtualService {
+    fn validate(&self, _v: &mut Validator<'_>) {}
+}

@@ -1,0 +1,13 @@
+//! Istio `WorkloadGroup` (networking.istio.io): types and validation. (Placeholder, being written.)
+
+use crate::validation::{Validate, Validator};
+use serde::{Deserialize, Serialize};
+
+/// `WorkloadGroup` spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadGroup {}
+
+impl Validate for WorkloadGroup {
+    fn validate(&self, _v: &mut Validator<'_>) {}
+}

@@ -1,0 +1,2 @@
+//! The strait CLI (being written).
+fn main() {}
