@@ -1,2 +1,41 @@
-//! The strait CLI (being written).
-fn main() {}
+//! `strait`: the command line of the Strait service mesh.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only parses arguments and
+//! maps results to exit codes (0 success, 1 problems found, 2 usage errors via clap).
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Strait: a service mesh that speaks Istio's API.
+#[derive(Parser)]
+#[command(name = "strait", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate Istio and Kubernetes config files (like `istioctl validate`).
+    Validate(cmd::validate::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate(args) => cmd::validate::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

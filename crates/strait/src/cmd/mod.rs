@@ -1,0 +1,3 @@
+//! Subcommands of `strait`.
+
+pub mod validate;
