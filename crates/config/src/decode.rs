@@ -62,7 +62,12 @@ pub fn decode_document(value: &Value, path: &FieldPath, origin: &Origin<'_>, out
     if api_version.is_empty() || kind_name.is_empty() {
         for (field, present) in [("apiVersion", !api_version.is_empty()), ("kind", !kind_name.is_empty())] {
             if !present {
-                out.findings.push(origin.finding(Severity::Error, None, &path.field(field), "Required value: every document needs apiVersion and kind".into()));
+                out.findings.push(origin.finding(
+                    Severity::Error,
+                    None,
+                    &path.field(field),
+                    "Required value: every document needs apiVersion and kind".into(),
+                ));
             }
         }
         return;
@@ -80,7 +85,12 @@ pub fn decode_document(value: &Value, path: &FieldPath, origin: &Origin<'_>, out
         Lookup::Found(info) => match info.support {
             Support::Supported(kind) => decode_supported(kind, value, path, &object, origin, out),
             Support::NotSupported(why) => {
-                out.findings.push(origin.finding(Severity::Warning, Some(&object), path, format!("not supported: {api_version} {kind_name}: {why}")));
+                out.findings.push(origin.finding(
+                    Severity::Warning,
+                    Some(&object),
+                    path,
+                    format!("not supported: {api_version} {kind_name}: {why}"),
+                ));
                 out.not_supported += 1;
             }
         },
@@ -103,7 +113,12 @@ pub fn decode_document(value: &Value, path: &FieldPath, origin: &Origin<'_>, out
             out.not_supported += 1;
         }
         Lookup::Unknown => {
-            out.findings.push(origin.finding(Severity::Error, Some(&object), &path.field("kind"), unknown_kind_message(api_version, kind_name)));
+            out.findings.push(origin.finding(
+                Severity::Error,
+                Some(&object),
+                &path.field("kind"),
+                unknown_kind_message(api_version, kind_name),
+            ));
         }
     }
 }
@@ -113,6 +128,7 @@ fn qualified(group: &str, version: &str) -> String {
 }
 
 fn unknown_kind_message(api_version: &str, kind_name: &str) -> String {
+    // Only point at another group for kinds we know; the user may mean a different API entirely.
     let elsewhere = kind::groups_for(kind_name);
     if let Some(info) = elsewhere.first() {
         return format!(
@@ -130,8 +146,9 @@ fn unknown_kind_message(api_version: &str, kind_name: &str) -> String {
 fn object_ref(map: &serde_json::Map<String, Value>, kind_name: &str, default_ns: &str) -> ObjectRef {
     let meta = map.get("metadata");
     let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_string);
-    let cluster_scoped = matches!(kind_name, "Namespace" | "ClusterRole" | "ClusterRoleBinding" | "CustomResourceDefinition" | "Node")
-        || kind_name.ends_with("WebhookConfiguration");
+    let cluster_scoped =
+        matches!(kind_name, "Namespace" | "ClusterRole" | "ClusterRoleBinding" | "CustomResourceDefinition" | "Node")
+            || kind_name.ends_with("WebhookConfiguration");
     ObjectRef {
         kind: kind_name.to_string(),
         namespace: (!cluster_scoped).then(|| get("namespace").unwrap_or_else(|| default_ns.to_string())),
@@ -150,9 +167,20 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn decode_supported(kind: Kind, value: &Value, path: &FieldPath, object: &ObjectRef, origin: &Origin<'_>, out: &mut LoadReport) {
+fn decode_supported(
+    kind: Kind,
+    value: &Value,
+    path: &FieldPath,
+    object: &ObjectRef,
+    origin: &Origin<'_>,
+    out: &mut LoadReport,
+) {
     if kind.is_istio() && value.get("spec").is_none_or(Value::is_null) {
-        let message = if value.get("spec").is_some() { "Required value: spec must be an object, not null" } else { "Required value" };
+        let message = if value.get("spec").is_some() {
+            "Required value: spec must be an object, not null"
+        } else {
+            "Required value"
+        };
         out.findings.push(origin.finding(Severity::Error, Some(object), &path.field("spec"), message.into()));
         return;
     }
@@ -223,7 +251,8 @@ pub fn decode_with_recovery<T>(
                 let path = tracked_path(&track.path());
                 let (at, message, removable) = crate::messages::classify(&path, &e.to_string(), &value);
                 if !removable || removed.iter().any(|r| crate::same_path(r, &at)) {
-                    let is_fallout = message.starts_with("Required value") && removed.iter().any(|r| crate::same_path(r, &at));
+                    let is_fallout =
+                        message.starts_with("Required value") && removed.iter().any(|r| crate::same_path(r, &at));
                     if !is_fallout {
                         errors.push((at, message));
                     }
@@ -328,7 +357,13 @@ impl<'de, D: Deserializer<'de, Error = serde_json::Error>> ErasedDe for Erased<D
 }
 
 /// The `istio` ConfigMap's `mesh` key holds MeshConfig as a YAML string; decode and validate it.
-fn mesh_from_configmap(resource: &Resource, path: &FieldPath, object: &ObjectRef, origin: &Origin<'_>, out: &mut LoadReport) -> Option<MeshConfig> {
+fn mesh_from_configmap(
+    resource: &Resource,
+    path: &FieldPath,
+    object: &ObjectRef,
+    origin: &Origin<'_>,
+    out: &mut LoadReport,
+) -> Option<MeshConfig> {
     let Resource::ConfigMap(cm) = resource else { return None };
     let name = cm.metadata.name.as_deref().unwrap_or_default();
     if name != "istio" && !name.starts_with("istio-") {
@@ -337,7 +372,8 @@ fn mesh_from_configmap(resource: &Resource, path: &FieldPath, object: &ObjectRef
     let text = cm.data.as_ref()?.get("mesh")?;
     let key_path = path.field("data").field("mesh");
     let key_pos = origin.at(&key_path).unwrap_or(Pos { line: 1, col: 1 });
-    let (line_shift, col_shift) = if text.contains('\n') { (key_pos.line, key_pos.col + 1) } else { (key_pos.line - 1, key_pos.col) };
+    let (line_shift, col_shift) =
+        if text.contains('\n') { (key_pos.line, key_pos.col + 1) } else { (key_pos.line - 1, key_pos.col) };
     let mut local = LoadReport::default();
     let mesh = crate::mesh::decode_mesh_text(text, origin.file, &mut local, line_shift, col_shift);
     for mut f in local.findings {

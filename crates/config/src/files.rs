@@ -62,7 +62,9 @@ pub fn expand(paths: &[String], out: &mut LoadReport) -> Vec<Input> {
 fn walk(dir: &Path, found: &mut Vec<PathBuf>, out: &mut LoadReport) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) => return out.findings.push(io_finding(&dir.display().to_string(), format!("cannot read directory: {e}"))),
+        Err(e) => {
+            return out.findings.push(io_finding(&dir.display().to_string(), format!("cannot read directory: {e}")));
+        }
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -91,7 +93,10 @@ fn read(path: &Path, out: &mut LoadReport) -> Option<Input> {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Some(Input { name, text }),
             Err(e) => {
-                out.findings.push(io_finding(&name, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())));
+                out.findings.push(io_finding(
+                    &name,
+                    format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+                ));
                 None
             }
         },

@@ -140,7 +140,11 @@ pub fn load_text(file: &str, text: &str, opts: &LoadOptions, out: &mut LoadRepor
             }),
             Ok(doc) => {
                 out.documents += list_len(&doc.value);
-                let origin = decode::Origin { file: &file, positions: &doc.positions, default_namespace: &opts.default_namespace };
+                let origin = decode::Origin {
+                    file: &file,
+                    positions: &doc.positions,
+                    default_namespace: &opts.default_namespace,
+                };
                 decode::decode_document(&doc.value, &FieldPath::root(), &origin, out);
             }
         }

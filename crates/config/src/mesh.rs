@@ -11,7 +11,13 @@ use strait_model::{FieldPath, Severity};
 
 /// Decodes and validates MeshConfig YAML; positions are shifted by the given lines/columns
 /// (for text embedded in another document). Findings go to `out`.
-pub fn decode_mesh_text(text: &str, file: &Arc<str>, out: &mut LoadReport, line_shift: usize, col_shift: usize) -> Option<MeshConfig> {
+pub fn decode_mesh_text(
+    text: &str,
+    file: &Arc<str>,
+    out: &mut LoadReport,
+    line_shift: usize,
+    col_shift: usize,
+) -> Option<MeshConfig> {
     let mut docs = crate::yaml::parse_stream(text);
     let shift = |p: Pos| Pos { line: p.line + line_shift, col: p.col + col_shift };
     let finding = |pos: Option<Pos>, field: Option<FieldPath>, severity, message| Finding {

@@ -22,7 +22,11 @@ pub fn classify(path: &FieldPath, raw: &str, _doc: &Value) -> (FieldPath, String
     if let Some(rest) = raw.strip_prefix("unknown field ") {
         let names = backticked(rest);
         let Some((field, expected)) = names.split_first() else { return (path.clone(), raw.to_string(), false) };
-        let at = if matches!(path.0.last(), Some(Segment::Field(f)) if f == field) { path.clone() } else { path.field(field) };
+        let at = if matches!(path.0.last(), Some(Segment::Field(f)) if f == field) {
+            path.clone()
+        } else {
+            path.field(field)
+        };
         let message = unknown_field_message(field, expected);
         return (at, message, true);
     }
@@ -41,7 +45,11 @@ pub fn classify(path: &FieldPath, raw: &str, _doc: &Value) -> (FieldPath, String
         return (path.field(&field), "Required value".to_string(), false);
     }
     if raw.starts_with("invalid type: null") {
-        return (path.clone(), format!("in body must not be null: {}", raw.trim_start_matches("invalid type: null, ")), true);
+        return (
+            path.clone(),
+            format!("in body must not be null: {}", raw.trim_start_matches("invalid type: null, ")),
+            true,
+        );
     }
     (path.clone(), raw.to_string(), true)
 }
@@ -65,7 +73,8 @@ mod tests {
         let p = FieldPath::parse("spec.mtls.mode");
         let (_, m, _) = classify(&p, "unknown variant `BLAH`, expected one of `UNSET`, `DISABLE`", &Value::Null);
         assert_eq!(m, "Unsupported value: \"BLAH\": supported values: \"UNSET\", \"DISABLE\"");
-        let (at, m, _) = classify(&FieldPath::parse("spec"), "unknown field `host`, expected one of `hosts`, `http`", &Value::Null);
+        let (at, m, _) =
+            classify(&FieldPath::parse("spec"), "unknown field `host`, expected one of `hosts`, `http`", &Value::Null);
         assert_eq!(at.to_string(), "spec.host");
         assert_eq!(m, "unknown field \"host\"; did you mean \"hosts\"?");
         let (at, m, removable) = classify(&FieldPath::parse("spec"), "missing field `host`", &Value::Null);

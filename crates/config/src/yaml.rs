@@ -11,8 +11,8 @@
 use crate::positions::{Pos, Positions};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
-use strait_model::{FieldPath, Segment};
 use std::collections::HashMap;
+use strait_model::{FieldPath, Segment};
 
 /// Deepest nesting accepted (Kubernetes objects rarely pass 15).
 const MAX_DEPTH: usize = 100;
@@ -112,7 +112,10 @@ impl Builder {
     fn count(&mut self, n: usize, at: Pos) -> Result<(), SyntaxError> {
         self.nodes += n;
         if self.nodes > MAX_NODES {
-            return Err(SyntaxError { pos: at, message: format!("document expands to more than {MAX_NODES} nodes (alias bomb?)") });
+            return Err(SyntaxError {
+                pos: at,
+                message: format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"),
+            });
         }
         Ok(())
     }
@@ -165,12 +168,20 @@ impl Builder {
                 } else {
                     self.next_path(at);
                     let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                    let value = if style == ScalarStyle::Plain && !is_str_tag { resolve_plain(&text) } else { Value::String(text.into_owned()) };
+                    let value = if style == ScalarStyle::Plain && !is_str_tag {
+                        resolve_plain(&text)
+                    } else {
+                        Value::String(text.into_owned())
+                    };
                     self.push_value(value, anchor, at)?;
                 }
             }
             Event::Alias(id) => {
-                let value = self.anchors.get(&id).cloned().ok_or_else(|| SyntaxError { pos: at, message: "unknown alias".into() })?;
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| SyntaxError { pos: at, message: "unknown alias".into() })?;
                 self.count(node_count(&value), at)?;
                 if self.is_key_slot() {
                     match value {
@@ -220,7 +231,14 @@ fn node_count(v: &Value) -> usize {
 
 /// Parses one chunk holding at most one document (more are reported as an error).
 fn parse_chunk(chunk: &str, line_offset: usize) -> Result<Option<Doc>, SyntaxError> {
-    let mut b = Builder { stack: Vec::new(), anchors: HashMap::new(), positions: Positions::default(), nodes: 0, root: None, line_offset };
+    let mut b = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        positions: Positions::default(),
+        nodes: 0,
+        root: None,
+        line_offset,
+    };
     let mut start = None;
     let mut docs = 0;
     for item in Parser::new_from_str(chunk) {

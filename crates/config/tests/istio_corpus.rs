@@ -59,9 +59,14 @@ fn check_file(path: &Path, invalid_file: bool, tally: &mut Tally) {
     for (i, doc) in yaml::parse_stream(&text).into_iter().enumerate() {
         let doc = doc.unwrap_or_else(|e| panic!("{file}: document {i} does not parse: {e:?}"));
         let mut value = doc.value;
-        let expected = value.as_object_mut().and_then(|m| m.remove("_err")).and_then(|v| v.as_str().map(str::to_string));
+        let expected =
+            value.as_object_mut().and_then(|m| m.remove("_err")).and_then(|v| v.as_str().map(str::to_string));
         let report = decode_one(&value, &file, &doc.positions);
-        let name = format!("{}#{i} {}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(), value["metadata"]["name"]);
+        let name = format!(
+            "{}#{i} {}",
+            path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
+            value["metadata"]["name"]
+        );
         if report.not_supported > 0 {
             tally.not_supported += 1;
             continue;
@@ -116,12 +121,10 @@ fn bookinfo_and_istio_test_configs_load() {
     let dirs = ["samples/bookinfo", "tests/testdata/config", "tests/testdata/networking"];
     let paths: Vec<String> = dirs.iter().map(|d| corpus.join(d).display().to_string()).collect();
     let report = strait_config::load_paths(&paths, &LoadOptions::default());
-    let errors: Vec<String> = report.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.to_string()).collect();
+    let errors: Vec<String> =
+        report.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.to_string()).collect();
     for f in report.findings.iter().filter(|f| f.severity == Severity::Warning) {
-        assert!(
-            f.message.starts_with("not supported") || f.message.contains("deprecated"),
-            "unexpected warning: {f}"
-        );
+        assert!(f.message.starts_with("not supported") || f.message.contains("deprecated"), "unexpected warning: {f}");
     }
     println!(
         "{} files, {} documents: {} loaded, {} not supported, {} errors",

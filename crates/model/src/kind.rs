@@ -206,7 +206,7 @@ pub fn lookup(api_version: &str, kind: &str) -> Lookup {
 /// True when Strait knows the whole set of kinds of this API group, so an unknown kind in it
 /// is a typo rather than a custom resource Strait has never heard of.
 pub fn is_known_group(group: &str) -> bool {
-    group.ends_with(".istio.io") || group.is_empty() || group.ends_with(".k8s.io") || KINDS.iter().any(|k| k.group == group)
+    group.ends_with(".istio.io") || KINDS.iter().any(|k| k.group == group)
 }
 
 /// Recognised kinds named `kind` in any group (to suggest the right `apiVersion`).

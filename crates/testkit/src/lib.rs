@@ -23,7 +23,10 @@ pub fn istio_corpus() -> Option<PathBuf> {
         }
     }
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!in_ci, "Istio test corpus not found (set STRAIT_ISTIO_CORPUS); under CI=true this is a failure, not a skip");
+    assert!(
+        !in_ci,
+        "Istio test corpus not found (set STRAIT_ISTIO_CORPUS); under CI=true this is a failure, not a skip"
+    );
     eprintln!("SKIP: Istio test corpus not found (set STRAIT_ISTIO_CORPUS or place it at ../shared/istio-testdata)");
     None
 }

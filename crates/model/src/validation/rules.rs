@@ -32,7 +32,15 @@ pub fn is_k8s_dns1123_label(s: &str) -> bool {
 
 /// True for a lowercase DNS-1123 subdomain (resource names, API groups).
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_k8s_dns1123_label)
+    // Kubernetes' subdomain regex puts no 63-character limit on each label, only 253 overall.
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    };
+    s.len() <= 253 && s.split('.').all(label_ok)
 }
 
 /// True for a Kubernetes kind name (`^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$`).
