@@ -44,7 +44,11 @@ fn container(v: &mut Validator<'_>, c: &Container, names: &mut BTreeSet<String>)
             v.required("name");
         }
     });
-    for (field, probe) in [("readinessProbe", &c.readiness_probe), ("livenessProbe", &c.liveness_probe), ("startupProbe", &c.startup_probe)] {
+    for (field, probe) in [
+        ("readinessProbe", &c.readiness_probe),
+        ("livenessProbe", &c.liveness_probe),
+        ("startupProbe", &c.startup_probe),
+    ] {
         v.opt(field, probe, probe_handler);
     }
 }
@@ -66,10 +70,10 @@ fn probe_handler(v: &mut Validator<'_>, p: &Probe) {
 
 /// Validates a Deployment spec: selector, replicas and its pod template.
 pub(super) fn deployment_spec(spec: &DeploymentSpec, v: &mut Validator<'_>) {
-    if let Some(r) = spec.replicas {
-        if r < 0 {
-            v.error_at("replicas", format!("Invalid value: {r}: must be greater than or equal to 0"));
-        }
+    if let Some(r) = spec.replicas
+        && r < 0
+    {
+        v.error_at("replicas", format!("Invalid value: {r}: must be greater than or equal to 0"));
     }
     let wanted = spec.selector.match_labels.clone().unwrap_or_default();
     if wanted.is_empty() && spec.selector.match_expressions.as_deref().unwrap_or_default().is_empty() {

@@ -12,10 +12,10 @@ const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];
 const TYPES: [&str; 4] = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
 
 fn protocol(v: &mut Validator<'_>, p: &Option<String>) {
-    if let Some(p) = p {
-        if !PROTOCOLS.contains(&p.as_str()) {
-            v.error_at("protocol", format!("Unsupported value: {p:?}: supported values: \"SCTP\", \"TCP\", \"UDP\""));
-        }
+    if let Some(p) = p
+        && !PROTOCOLS.contains(&p.as_str())
+    {
+        v.error_at("protocol", format!("Unsupported value: {p:?}: supported values: \"SCTP\", \"TCP\", \"UDP\""));
     }
 }
 
@@ -68,10 +68,11 @@ pub(super) fn service_spec(v: &mut Validator<'_>, spec: &ServiceSpec) {
         if let Some(t) = &p.target_port {
             target_port(v, t);
         }
-        if let Some(np) = p.node_port {
-            if np != 0 && !(1..=65535).contains(&np) {
-                v.error_at("nodePort", format!("port must be between 1-65535, got {np}"));
-            }
+        if let Some(np) = p.node_port
+            && np != 0
+            && !(1..=65535).contains(&np)
+        {
+            v.error_at("nodePort", format!("port must be between 1-65535, got {np}"));
         }
     });
     if let Some(sel) = &spec.selector {

@@ -32,10 +32,8 @@ impl Validate for StringMatch {
             1 => {}
             _ => v.error("only one of exact, prefix or regex may be set"),
         }
-        if let Some(prefix) = &self.prefix {
-            if prefix.is_empty() {
-                v.error_at("prefix", "prefix match must not be empty");
-            }
+        if self.prefix.as_deref() == Some("") {
+            v.error_at("prefix", "prefix match must not be empty");
         }
         if let Some(re) = &self.regex {
             v.field("regex", |v| rules::regex(v, re));
@@ -140,8 +138,11 @@ impl Validate for PolicyTargetReference {
         if !self.group.is_empty() && !rules::is_dns1123_subdomain(&self.group) {
             v.error_at("group", format!("spec.targetRef.group in body should match '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', got {:?}", self.group));
         }
-        if let Some(ns) = &self.namespace {
-            if !ns.is_empty() && *ns != v.ctx.namespace {
+        if let Some(ns) = &self.namespace
+            && !ns.is_empty()
+            && *ns != v.ctx.namespace
+        {
+            {
                 v.error_at("namespace", format!("cross namespace referencing is not currently supported (target namespace {ns:?}, policy namespace {:?})", v.ctx.namespace));
             }
         }
