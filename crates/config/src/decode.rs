@@ -184,7 +184,15 @@ fn decode_supported(
         out.findings.push(origin.finding(Severity::Error, Some(object), &path.field("spec"), message.into()));
         return;
     }
-    let (decoded, structural) = decode_with_recovery(value, |d| d.resource(kind));
+    let (decoded, mut structural) = decode_with_recovery(value, |d| d.resource(kind));
+    for (p, message) in &mut structural {
+        if message == &crate::messages::unknown_k8s_field() {
+            *message = crate::messages::unknown_k8s_field_hint(
+                p,
+                &crate::hints::field_names(kind, &p.parent().unwrap_or_default()),
+            );
+        }
+    }
     let mut issues: Vec<Issue> = structural.iter().map(|(p, m)| Issue::error(p.clone(), m.clone())).collect();
     let removed: Vec<FieldPath> = structural.into_iter().map(|(p, _)| p).collect();
     let Some(mut resource) = decoded else {

@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod files;
+pub mod hints;
 pub mod mesh;
 pub mod messages;
 pub mod positions;

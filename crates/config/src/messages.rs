@@ -12,6 +12,19 @@ pub fn unknown_k8s_field() -> String {
     "unknown field: not part of this Kubernetes kind's schema".to_string()
 }
 
+/// The same, with a "did you mean" hint from the kind's schema when one is close.
+pub fn unknown_k8s_field_hint(path: &FieldPath, known: &[String]) -> String {
+    let Some(Segment::Field(field) | Segment::Key(field)) = path.0.last() else { return unknown_k8s_field() };
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    match did_you_mean(field, known.iter().copied()) {
+        Some(s) => format!("unknown field {field:?}; did you mean {s:?}?"),
+        None if !known.is_empty() && known.len() <= 12 => {
+            format!("unknown field {field:?}; expected one of: {}", known.join(", "))
+        }
+        None => format!("unknown field {field:?}: not part of this Kubernetes kind's schema"),
+    }
+}
+
 /// Names between backticks in serde's messages: "expected one of `a`, `b`".
 fn backticked(s: &str) -> Vec<&str> {
     s.split('`').skip(1).step_by(2).collect()
