@@ -59,6 +59,12 @@ pub fn decode_document(value: &Value, path: &FieldPath, origin: &Origin<'_>, out
     };
     let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
     let kind_name = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let looks_like_object = map.contains_key("metadata") || map.contains_key("spec") || map.contains_key("items");
+    if api_version.is_empty() && kind_name.is_empty() && !looks_like_object {
+        let message = "skipped: not a Kubernetes object (no apiVersion, kind, metadata or spec)".to_string();
+        out.findings.push(origin.finding(Severity::Warning, None, path, message));
+        return;
+    }
     if api_version.is_empty() || kind_name.is_empty() {
         for (field, present) in [("apiVersion", !api_version.is_empty()), ("kind", !kind_name.is_empty())] {
             if !present {
@@ -175,15 +181,13 @@ fn decode_supported(
     origin: &Origin<'_>,
     out: &mut LoadReport,
 ) {
-    if kind.is_istio() && value.get("spec").is_none_or(Value::is_null) {
-        let message = if value.get("spec").is_some() {
-            "Required value: spec must be an object, not null"
-        } else {
-            "Required value"
-        };
-        out.findings.push(origin.finding(Severity::Error, Some(object), &path.field("spec"), message.into()));
-        return;
-    }
+    let value = &match spec_presence(kind, value) {
+        Ok(v) => v,
+        Err(message) => {
+            out.findings.push(origin.finding(Severity::Error, Some(object), &path.field("spec"), message.into()));
+            return;
+        }
+    };
     let (decoded, mut structural) = decode_with_recovery(value, |d| d.resource(kind));
     for (p, message) in &mut structural {
         if message == &crate::messages::unknown_k8s_field() {
@@ -209,6 +213,27 @@ fn decode_supported(
         if let Some(mesh) = mesh {
             out.resources.push(Loaded { resource: Resource::MeshConfig(mesh), file: origin.file.clone(), pos });
         }
+    }
+}
+
+/// Istio's CRDs require `spec` for ServiceEntry, WorkloadEntry and WorkloadGroup; for the other
+/// Istio kinds a missing spec is an empty one (an AuthorizationPolicy without spec denies all).
+fn spec_presence(kind: Kind, value: &Value) -> Result<Value, &'static str> {
+    if !kind.is_istio() {
+        return Ok(value.clone());
+    }
+    let required = matches!(kind, Kind::ServiceEntry | Kind::WorkloadEntry | Kind::WorkloadGroup);
+    match value.get("spec") {
+        Some(Value::Null) if required => Err("Required value: spec must be an object, not null"),
+        None if required => Err("Required value"),
+        Some(Value::Null) | None => {
+            let mut v = value.clone();
+            if let Some(m) = v.as_object_mut() {
+                m.insert("spec".into(), Value::Object(Default::default()));
+            }
+            Ok(v)
+        }
+        Some(_) => Ok(value.clone()),
     }
 }
 

@@ -76,21 +76,38 @@ fn pos(span: &Span, line_offset: usize) -> Pos {
     Pos { line: span.start.line() + line_offset, col: span.start.col() + 1 }
 }
 
-enum Frame {
-    Map { map: Map<String, Value>, key: Option<(String, Pos)>, anchor: usize, path: FieldPath },
-    Seq { items: Vec<Value>, anchor: usize, path: FieldPath },
+/// Go's YAML library (which kubectl and Istio use) reads `[001:db8::]` as the string
+/// `001:db8::`, where the YAML spec sees an implicit pair `{"001:db8:": null}`. For an implicit
+/// flow pair whose `:` is glued to the key and followed by nothing, we follow Go, so configs
+/// that work with Istio work here.
+#[derive(Clone, Copy, Default)]
+struct GoCompat {
+    /// The mapping started without `{` inside a flow sequence.
+    implicit_pair: bool,
+    /// Byte offset just after the key, when it was a plain scalar.
+    key_end: Option<usize>,
+    /// The value was an empty plain scalar starting right at `key_end + 1`.
+    glued_empty_value: bool,
 }
 
-struct Builder {
+enum Frame {
+    Map { map: Map<String, Value>, key: Option<(String, Pos)>, anchor: usize, path: FieldPath, go_compat: GoCompat },
+    Seq { items: Vec<Value>, anchor: usize, path: FieldPath, flow: bool },
+}
+
+struct Builder<'t> {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
     positions: Positions,
     nodes: usize,
     root: Option<Value>,
     line_offset: usize,
+    text: &'t str,
+    /// The chunk as chars when it is not ASCII (saphyr's marker indexes count chars).
+    chars: Option<Vec<char>>,
 }
 
-impl Builder {
+impl Builder<'_> {
     /// The path the next value will have, and records its position.
     fn next_path(&mut self, at: Pos) -> FieldPath {
         let path = match self.stack.last() {
@@ -159,10 +176,36 @@ impl Builder {
         Ok(())
     }
 
-    fn event(&mut self, ev: Event<'_>, at: Pos) -> Result<(), SyntaxError> {
+    fn char_at(&self, index: usize) -> Option<char> {
+        match &self.chars {
+            Some(chars) => chars.get(index).copied(),
+            None => self.text.as_bytes().get(index).map(|b| char::from(*b)),
+        }
+    }
+
+    fn note_go_compat(&mut self, text: &str, style: ScalarStyle, span: Span) {
+        let key_slot = self.is_key_slot();
+        if let Some(Frame::Map { go_compat, map, .. }) = self.stack.last_mut() {
+            if !go_compat.implicit_pair || style != ScalarStyle::Plain {
+                return;
+            }
+            if key_slot && map.is_empty() {
+                go_compat.key_end = Some(span.end.index());
+            } else if !key_slot {
+                let end = go_compat.key_end;
+                let glued = end.is_some_and(|e| self.char_at(e) == Some(':') && matches!(self.char_at(e + 1), Some(',' | ']')));
+                if let Some(Frame::Map { go_compat, .. }) = self.stack.last_mut() {
+                    go_compat.glued_empty_value = text.is_empty() && glued;
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, ev: Event<'_>, span: Span, at: Pos) -> Result<(), SyntaxError> {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, at)?;
+                self.note_go_compat(&text, style, span);
                 if self.is_key_slot() {
                     self.push_key(text.into_owned(), at);
                 } else {
@@ -195,14 +238,24 @@ impl Builder {
             }
             Event::MappingStart(anchor, _) => {
                 self.count(1, at)?;
-                self.open(|path| Frame::Map { map: Map::new(), key: None, anchor, path }, at)?;
+                let in_flow_seq = matches!(self.stack.last(), Some(Frame::Seq { flow: true, .. }));
+                let implicit_pair = in_flow_seq && self.char_at(span.start.index()) != Some('{');
+                let go_compat = GoCompat { implicit_pair, ..GoCompat::default() };
+                self.open(|path| Frame::Map { map: Map::new(), key: None, anchor, path, go_compat }, at)?;
             }
             Event::SequenceStart(anchor, _) => {
                 self.count(1, at)?;
-                self.open(|path| Frame::Seq { items: Vec::new(), anchor, path }, at)?;
+                let flow = self.char_at(span.start.index()) == Some('[');
+                self.open(|path| Frame::Seq { items: Vec::new(), anchor, path, flow }, at)?;
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 let (value, anchor) = match self.stack.pop() {
+                    Some(Frame::Map { map, anchor, go_compat, .. })
+                        if go_compat.implicit_pair && go_compat.glued_empty_value && map.len() == 1 =>
+                    {
+                        let key = map.keys().next().cloned().unwrap_or_default();
+                        (Value::String(format!("{key}:")), anchor)
+                    }
                     Some(Frame::Map { map, anchor, .. }) => (Value::Object(map), anchor),
                     Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
                     None => return Ok(()),
@@ -238,6 +291,8 @@ fn parse_chunk(chunk: &str, line_offset: usize) -> Result<Option<Doc>, SyntaxErr
         nodes: 0,
         root: None,
         line_offset,
+        text: chunk,
+        chars: (!chunk.is_ascii()).then(|| chunk.chars().collect()),
     };
     let mut start = None;
     let mut docs = 0;
@@ -256,7 +311,7 @@ fn parse_chunk(chunk: &str, line_offset: usize) -> Result<Option<Doc>, SyntaxErr
         if start.is_none() && matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..) | Event::Scalar(..)) {
             start = Some(at);
         }
-        b.event(ev, at)?;
+        b.event(ev, span, at)?;
     }
     Ok(match b.root {
         None | Some(Value::Null) => None,
@@ -361,6 +416,12 @@ mod tests {
         let err = parse_stream(&bomb).remove(0).expect_err("bomb rejected");
         assert!(err.message.contains("alias bomb"), "{err:?}");
         assert!(parse_stream("a: 1\na: 2\n")[0].is_err(), "duplicate keys");
+    }
+
+    #[test]
+    fn go_yaml_reads_glued_colons_in_flow_sequences_as_strings() {
+        let doc = one("a: [1.2.3.4, 001:db8::, b: c, {d: }]\n");
+        assert_eq!(doc.value, serde_json::json!({"a": ["1.2.3.4", "001:db8::", {"b": "c"}, {"d": null}]}));
     }
 
     #[test]

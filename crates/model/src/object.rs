@@ -24,10 +24,16 @@ pub struct Object<S> {
 }
 
 /// Validates `metadata.name` and `metadata.namespace` (Kubernetes naming rules).
-pub fn validate_metadata(meta: &ObjectMeta, namespaced: bool, v: &mut Validator<'_>) {
+///
+/// A bad name on an Istio kind is a warning, not an error: Istio's file-based config source
+/// accepts it (Istio's own test configs use `BACKEND`), though `kubectl apply` would refuse it.
+pub fn validate_metadata(meta: &ObjectMeta, namespaced: bool, istio: bool, v: &mut Validator<'_>) {
     v.field("metadata", |v| {
         match meta.name.as_deref() {
             None | Some("") if meta.generate_name.is_none() => v.required("name"),
+            Some(name) if !name.is_empty() && !rules::is_dns1123_subdomain(name) && istio => v.field("name", |v| {
+                v.warn(format!("Kubernetes would reject this name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character, got {name:?}"))
+            }),
             Some(name) if !name.is_empty() && !rules::is_dns1123_subdomain(name) => v.error_at(
                 "name",
                 format!("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character, got {name:?}"),

@@ -132,6 +132,16 @@ impl Resource {
         each_variant!(self, o => &o.metadata, mesh => &EMPTY_META)
     }
 
+    /// The resource as JSON, as `kubectl get -o json` would show it (for config dumps and
+    /// round-trip tests).
+    pub fn to_json(&self) -> serde_json::Value {
+        let value = each_variant!(self, o => serde_json::to_value(o), mesh => match self {
+            Resource::MeshConfig(m) => serde_json::to_value(m),
+            _ => Ok(serde_json::Value::Null),
+        });
+        value.unwrap_or(serde_json::Value::Null)
+    }
+
     /// Sets the namespace when the document has none (as `kubectl apply -n NS` would).
     pub fn default_namespace(&mut self, ns: &str) {
         let is_namespaced = self.kind().is_some_and(Kind::is_namespaced);
@@ -147,7 +157,7 @@ impl Resource {
         let ctx = Context { namespace: ns };
         let mut v = Validator::new(&ctx, FieldPath::root());
         if let Some(kind) = self.kind() {
-            validate_metadata(self.metadata(), kind.is_namespaced(), &mut v);
+            validate_metadata(self.metadata(), kind.is_namespaced(), kind.is_istio(), &mut v);
         }
         match self {
             Resource::VirtualService(o) => v.field("spec", |v| o.spec.validate(v)),

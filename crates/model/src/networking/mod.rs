@@ -4,6 +4,8 @@
 
 pub mod destination_rule;
 pub mod gateway;
+pub mod listener;
+pub mod server_tls;
 pub mod service_entry;
 pub mod sidecar;
 pub mod virtual_service;

@@ -127,24 +127,34 @@ impl Validate for PolicyTargetReference {
         if self.kind.is_empty() {
             v.required("kind");
         } else if !rules::is_kind_name(&self.kind) {
-            v.error_at(
-                "kind",
-                format!(
-                    "spec.targetRef.kind in body should match '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$', got {:?}",
-                    self.kind
-                ),
-            );
+            pattern_error(v, "kind", "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$", &self.kind);
         }
         if !self.group.is_empty() && !rules::is_dns1123_subdomain(&self.group) {
-            v.error_at("group", format!("spec.targetRef.group in body should match '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', got {:?}", self.group));
+            pattern_error(
+                v,
+                "group",
+                "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                &self.group,
+            );
         }
         if let Some(ns) = &self.namespace
             && !ns.is_empty()
             && *ns != v.ctx.namespace
         {
-            {
-                v.error_at("namespace", format!("cross namespace referencing is not currently supported (target namespace {ns:?}, policy namespace {:?})", v.ctx.namespace));
-            }
+            let message = format!(
+                "cross namespace referencing is not currently supported (target namespace {ns:?}, policy namespace {:?})",
+                v.ctx.namespace
+            );
+            v.error_at("namespace", message);
         }
     }
+}
+
+/// The API server's OpenAPI pattern error, which names the full field path in its text
+/// (`spec.targetRefs[1].kind in body should match '…'`).
+fn pattern_error(v: &mut Validator<'_>, field: &str, pattern: &str, value: &str) {
+    v.field(field, |v| {
+        let at = v.path().to_string();
+        v.error(format!("{at} in body should match '{pattern}', got {value:?}"));
+    });
 }

@@ -278,6 +278,162 @@ pub fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
+
+// ---- Kubernetes OpenAPI schema wording and security-policy scope (used by the security kinds) ----
+
+/// Records the API server's `minLength: 1` error for an empty string, in its wording
+/// (`Invalid value: "": <path> in body should be at least 1 chars long`), so text users know
+/// from `kubectl apply` is found verbatim.
+pub fn non_empty(v: &mut Validator<'_>, value: &str) {
+    if value.is_empty() {
+        let path = v.path().to_string();
+        v.error(format!("Invalid value: \"\": {path} in body should be at least 1 chars long"));
+    }
+}
+
+/// Records the API server's `maxItems` error when a list holds more than `max` entries.
+pub fn max_items(v: &mut Validator<'_>, len: usize, max: usize) {
+    if len > max {
+        v.error(format!("Too many: {len}: must have at most {max} items"));
+    }
+}
+
+/// Records the API server's `maxLength` error when `value` is longer than `max` bytes.
+pub fn max_length(v: &mut Validator<'_>, value: &str, max: usize) {
+    if value.len() > max {
+        v.error(format!("Too long: may not be more than {max} bytes (got {})", value.len()));
+    }
+}
+
+/// Target kinds a security policy's `targetRef(s)` may name: (canonical group, kind). Istio's
+/// `validatePolicyTargetReference` treats an empty group as `core`.
+const POLICY_TARGET_KINDS: &[(&str, &str)] = &[
+    ("core", "Service"),
+    ("networking.istio.io", "ServiceEntry"),
+    ("gateway.networking.k8s.io", "Gateway"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
+];
+
+fn policy_target_kind(v: &mut Validator<'_>, target: &crate::types::PolicyTargetReference) {
+    let group = if target.group.is_empty() { "core" } else { target.group.as_str() };
+    if target.kind.is_empty() || POLICY_TARGET_KINDS.contains(&(group, target.kind.as_str())) {
+        return;
+    }
+    let allowed: Vec<String> = POLICY_TARGET_KINDS.iter().map(|(g, k)| format!("{g}/{k}")).collect();
+    v.error_at(
+        "kind",
+        format!(
+            "targetRef must be to one of [{}] but was {}/{}",
+            allowed.join(", "),
+            target.group,
+            target.kind
+        ),
+    );
+}
+
+/// Validates where a security policy (AuthorizationPolicy, RequestAuthentication, …) applies:
+/// at most one of `selector`, `targetRef` and `targetRefs` (the CRD's CEL rule), the selector's
+/// labels (with Istio's warning for a selector without labels), and each target reference
+/// (required fields, syntax, same namespace, supported kinds, at most 16 `targetRefs`).
+pub fn policy_scope(
+    v: &mut Validator<'_>,
+    selector: Option<&crate::types::LabelSelector>,
+    target_ref: Option<&crate::types::PolicyTargetReference>,
+    target_refs: &[crate::types::PolicyTargetReference],
+) {
+    use super::Validate;
+    let set = usize::from(selector.is_some()) + usize::from(target_ref.is_some()) + usize::from(!target_refs.is_empty());
+    if set > 1 {
+        v.error("only one of targetRefs or selector can be set");
+    }
+    if let Some(selector) = selector {
+        v.field("selector", |v| {
+            selector.validate(v);
+            if selector.match_labels.is_empty() {
+                v.warn("workload selector specified without labels");
+            }
+            if selector.match_labels.len() > 4096 {
+                v.field("matchLabels", |v| {
+                    let path = v.path().to_string();
+                    v.error(format!("{path} in body should have at most 4096 properties"));
+                });
+            }
+        });
+    }
+    if let Some(target) = target_ref {
+        v.field("targetRef", |v| {
+            target.validate(v);
+            policy_target_kind(v, target);
+        });
+    }
+    v.field("targetRefs", |v| max_items(v, target_refs.len(), 16));
+    v.each("targetRefs", target_refs, |v, target| {
+        target.validate(v);
+        policy_target_kind(v, target);
+    });
+}
+
+// ---- Istio host and label rules, and OpenAPI/CEL wording (used by DestinationRule, ServiceEntry,
+// ---- WorkloadEntry and WorkloadGroup) ----
+
+/// Istio rejects an all-numeric top-level label (`foo.123`, `1.2.3.4`): such a name can only be
+/// a mistyped or misplaced IP address. A wildcard domain's first label is checked on its own, so
+/// there only names with a dot count.
+fn numeric_tld_err(domain: &str, single_label_too: bool) -> Result<(), String> {
+    let tld = domain.rsplit('.').next().unwrap_or(domain);
+    if (single_label_too || domain.contains('.')) && !tld.is_empty() && tld.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!("domain name {domain:?} invalid (top level domain {tld:?} cannot be all-numeric)"));
+    }
+    Ok(())
+}
+
+/// Istio `ValidateWildcardDomain` in full: [`check_wildcard_domain`] plus Istio's refusal of an
+/// all-numeric top-level label, so IP addresses are not accepted as host names.
+pub fn check_wildcard_domain_strict(domain: &str) -> Result<(), String> {
+    check_wildcard_domain(domain)?;
+    numeric_tld_err(domain, false)
+}
+
+/// Istio `ValidateFQDN` in full: [`check_fqdn`] plus the all-numeric top-level label check.
+pub fn check_fqdn_strict(name: &str) -> Result<(), String> {
+    check_fqdn(name)?;
+    numeric_tld_err(name, true)
+}
+
+/// Istio `labels.Instance.Validate` (subset labels, WorkloadEntry labels, WorkloadGroup
+/// metadata labels): Kubernetes label keys and values, in Istio's "tag" wording, at `[key]`.
+pub fn tag_labels(v: &mut Validator<'_>, labels: &BTreeMap<String, String>) {
+    for (key, value) in labels {
+        v.key(key, |v| {
+            if !is_label_key(key) {
+                v.error(format!("invalid tag key: {key:?}"));
+            }
+            if !is_label_value(value) {
+                v.error(format!("invalid tag value: {value:?}"));
+            }
+        });
+    }
+}
+
+/// Records the API server's `minimum`/`maximum` schema error when `value` lies outside
+/// `[min, max]` (either bound optional), in its wording:
+/// `Invalid value: 150: <path> in body should be less than or equal to 100`.
+pub fn openapi_range<T: PartialOrd + std::fmt::Display>(v: &mut Validator<'_>, value: T, min: Option<T>, max: Option<T>) {
+    let path = v.path().to_string();
+    if let Some(min) = min.filter(|m| value < *m) {
+        v.error(format!("Invalid value: {value}: {path} in body should be greater than or equal to {min}"));
+    } else if let Some(max) = max.filter(|m| value > *m) {
+        v.error(format!("Invalid value: {value}: {path} in body should be less than or equal to {max}"));
+    }
+}
+
+/// Records the API server's `pattern` schema error for `value`, in its wording:
+/// `Invalid value: "**": <path> in body should match '<pattern>'`.
+pub fn openapi_pattern_mismatch(v: &mut Validator<'_>, value: &str, pattern: &str) {
+    let path = v.path().to_string();
+    v.error(format!("Invalid value: {value:?}: {path} in body should match '{pattern}'"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
