@@ -132,6 +132,8 @@ fn sidecar_cases() -> Vec<(&'static str, Value, &'static str, &'static str)> {
         ("egress proxy bad host", json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY", "egressProxy": {"host": "foobar*123", "port": {"number": 5000}}}}), "spec.outboundTrafficPolicy.egressProxy.host", "domain name \"foobar*123\" invalid"),
         ("egress proxy without port", json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY", "egressProxy": {"host": "foo.bar"}}}), "spec.outboundTrafficPolicy.egressProxy.port", "sidecar: egress_proxy port must be non-nil"),
         ("dynamic dns mode", json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY_DYNAMIC_DNS"}}), "spec.outboundTrafficPolicy.mode", "sidecar: ALLOW_ANY_DYNAMIC_DNS mode is only supported in MeshConfig, not in Sidecar resource"),
+        ("empty inbound pool", json!({"inboundConnectionPool": {}}), "spec.inboundConnectionPool", "connection pool must have at least one field"),
+        ("negative ingress pool", ingress(json!({"connectionPool": {"tcp": {"maxConnections": -1}}})), "spec.ingress[0].connectionPool.tcp.maxConnections", "max connections must be non-negative"),
         ("wildcard selector", json!({"workloadSelector": {"labels": {"app": "a*"}}, "egress": [egress(&["*/*"])]}), "spec.workloadSelector.labels[app]", "wildcard is not supported in selector: \"app=a*\""),
     ]
 }
@@ -174,6 +176,12 @@ fn warnings_do_not_reject() {
     assert!(issues.iter().all(|i| i.severity == Severity::Warning), "{}", render(&issues));
     assert!(render(&issues).contains("spec.egress[0].hosts[1]: duplicated egress host: test/a.com"));
     assert!(render(&issues).contains("spec.workloadSelector: sidecar: workload selector specified without labels"));
+    let spec = json!({"ingress": [{"port": {"number": 9000, "protocol": "TCP", "name": "tcp"}, "connectionPool": {"http": {"http2MaxRequests": 10}}}]});
+    let issues = issues_of(Kind::Sidecar, object("Sidecar", spec));
+    assert!(issues.iter().all(|i| i.severity == Severity::Warning) && issues.len() == 1, "{}", render(&issues));
+    assert!(render(&issues).contains(
+        "spec.ingress[0].connectionPool: sidecar: HTTP connection pool settings are configured for port 9000"
+    ));
 }
 
 #[test]
@@ -208,7 +216,7 @@ fn corpus_documents_are_valid() {
         json!({"apiVersion": "networking.istio.io/v1beta1", "kind": "Sidecar", "metadata": {"name": "valid-sidecar-config"}, "spec": {"egress": [{"hosts": ["abc/*"]}]}}),
         object(
             "Sidecar",
-            json!({"egress": [{"port": {"number": 0, "protocol": "http", "name": "uds"}, "hosts": ["ns1/bar.com"], "bind": "unix:///@foo/bar/com"}, {"hosts": ["*/*", "~ns1/*", "~/foo.com"]}], "ingress": [{"port": {"number": 90, "name": "foo"}, "defaultEndpoint": "[::1]:9999"}], "outboundTrafficPolicy": {"mode": "ALLOW_ANY", "egressProxy": {"host": "foo.bar", "subset": "shiny", "port": {"number": 5000}}}}),
+            json!({"egress": [{"port": {"number": 0, "protocol": "http", "name": "uds"}, "hosts": ["ns1/bar.com"], "bind": "unix:///@foo/bar/com"}, {"hosts": ["*/*", "~ns1/*", "~/foo.com"]}], "ingress": [{"port": {"number": 90, "name": "foo", "protocol": "HTTP"}, "defaultEndpoint": "[::1]:9999", "connectionPool": {"http": {"http1MaxPendingRequests": 1024, "http2MaxRequests": 1024}}}], "inboundConnectionPool": {"tcp": {"maxConnections": 100, "connectTimeout": "30ms"}}, "outboundTrafficPolicy": {"mode": "ALLOW_ANY", "egressProxy": {"host": "foo.bar", "subset": "shiny", "port": {"number": 5000}}}}),
         ),
     ];
     for doc in docs {

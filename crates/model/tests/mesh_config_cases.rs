@@ -144,6 +144,24 @@ fn bad_mesh_values_are_rejected() {
             "backoff configured when attempts are set to 0 (disabled)",
         ),
         (
+            "locality distribute and failover",
+            json!({"localityLbSetting": {"distribute": [{"from": "a/*", "to": {"b/*": 100}}], "failover": [{"from": "a", "to": "b"}]}}),
+            "localityLbSetting",
+            "can not simultaneously specify 'distribute' and 'failover'",
+        ),
+        (
+            "default pool empty",
+            json!({"defaultTrafficPolicy": {"connectionPool": {}}}),
+            "defaultTrafficPolicy.connectionPool",
+            "connection pool must have at least one field",
+        ),
+        (
+            "default outlier percent",
+            json!({"defaultTrafficPolicy": {"outlierDetection": {"maxEjectionPercent": 150}}}),
+            "defaultTrafficPolicy.outlierDetection.maxEjectionPercent",
+            "percentage 150 is not in range 0..100",
+        ),
+        (
             "two provider kinds",
             json!({"extensionProviders": [{"name": "p", "zipkin": {"service": "z.ns.svc", "port": 9411}, "datadog": {"service": "d.ns.svc", "port": 8126}}]}),
             "extensionProviders[0]",

@@ -10,6 +10,7 @@ use super::{
     InboundTrafficPolicy, IngressControllerMode, MeshConfig, OutboundMode, OutboundTrafficPolicy, ProxyConfig,
     StackdriverProvider,
 };
+use crate::networking::destination_rule::LocalityLoadBalancerSetting;
 use crate::types::Duration;
 use serde_json::{Map, Value};
 
@@ -77,7 +78,7 @@ impl MeshConfig {
             enable_auto_mtls: Some(true),
             outbound_traffic_policy: Some(OutboundTrafficPolicy { mode: Some(OutboundMode::AllowAny), tls: None }),
             inbound_traffic_policy: Some(InboundTrafficPolicy { mode: Some(InboundMode::Passthrough) }),
-            locality_lb_setting: Some(serde_json::json!({"enabled": true})),
+            locality_lb_setting: Some(LocalityLoadBalancerSetting { enabled: Some(true), ..Default::default() }),
             default_config: Some(ProxyConfig::defaults()),
             root_namespace: Some(ROOT_NAMESPACE.into()),
             proxy_listen_port: Some(PROXY_LISTEN_PORT),

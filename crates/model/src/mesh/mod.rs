@@ -23,6 +23,7 @@ pub use proxy::*;
 pub use proxy_types::*;
 pub use types::*;
 
+use crate::networking::destination_rule::{LocalityLoadBalancerSetting, TcpKeepalive, ZoneAwareLoadBalancerSetting};
 use crate::networking::virtual_service::HttpRetry;
 use crate::types::Duration;
 use serde::{Deserialize, Serialize};
@@ -49,10 +50,9 @@ pub struct MeshConfig {
     /// How long protocol sniffing waits for the client's first bytes (0 = no timeout, the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_detection_timeout: Option<Duration>,
-    /// TCP keepalive for upstream connections (DestinationRule's `TcpKeepalive`).
-    // TODO(lead): switch to `crate::networking::destination_rule::TcpKeepalive` once it exists.
+    /// TCP keepalive for upstream connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tcp_keepalive: Option<serde_json::Value>,
+    pub tcp_keepalive: Option<TcpKeepalive>,
     /// `kubernetes.io/ingress.class` handled by the Istio ingress controller (default `istio`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_class: Option<String>,
@@ -119,16 +119,12 @@ pub struct MeshConfig {
     /// Namespace whose Sidecar/PeerAuthentication/… apply mesh-wide (default `istio-system`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_namespace: Option<String>,
-    /// Mesh-wide locality load balancing (enabled by default; DestinationRule's type).
-    // TODO(lead): switch to `crate::networking::destination_rule::LocalityLoadBalancerSetting`
-    // and validate it like Istio's `ValidateLocalityLbSetting` once that type exists.
+    /// Mesh-wide locality load balancing (enabled by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality_lb_setting: Option<serde_json::Value>,
-    /// Mesh-wide zone-aware load balancing (DestinationRule's type; wins over locality LB).
-    // TODO(lead): switch to `crate::networking::destination_rule::ZoneAwareLoadBalancerSetting`
-    // and validate it like Istio's `ValidateZoneAwareLbSetting` once that type exists.
+    pub locality_lb_setting: Option<LocalityLoadBalancerSetting>,
+    /// Mesh-wide zone-aware load balancing (wins over locality LB when both are set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone_aware_lb_setting: Option<serde_json::Value>,
+    pub zone_aware_lb_setting: Option<ZoneAwareLoadBalancerSetting>,
     /// DNS refresh rate of DNS-resolved clusters after failures (default 60s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_refresh_rate: Option<Duration>,

@@ -4,6 +4,7 @@
 //! `proxy_types`.
 
 use super::proxy_types::*;
+use crate::networking::workload_group::ReadinessProbe;
 use crate::types::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -99,10 +100,9 @@ pub struct ProxyConfig {
     /// Mesh ID (defaults to the trust domain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh_id: Option<String>,
-    /// VM readiness probe (WorkloadGroup's `ReadinessProbe`).
-    // TODO(lead): switch to `crate::networking::workload_group::ReadinessProbe` once it exists.
+    /// VM readiness probe (WorkloadGroup's type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_probe: Option<serde_json::Value>,
+    pub readiness_probe: Option<ReadinessProbe>,
     /// Which Envoy stats to keep beyond the default set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_stats_matcher: Option<ProxyStatsMatcher>,

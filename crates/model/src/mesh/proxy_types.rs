@@ -2,6 +2,7 @@
 //! topology, private-key providers, remote services, stats matching, proxy headers and
 //! connection settings.
 
+use crate::networking::destination_rule::{ClientTlsSettings, TcpKeepalive};
 use crate::types::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,10 +35,9 @@ pub struct Tracing {
     /// Percentage of requests sampled, 0.0–100.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampling: Option<f64>,
-    /// TLS to the tracer (DestinationRule's `ClientTLSSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ClientTlsSettings` once it exists.
+    /// TLS to the tracer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_settings: Option<serde_json::Value>,
+    pub tls_settings: Option<ClientTlsSettings>,
     /// Add Istio's standard tags to spans (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_istio_tags: Option<bool>,
@@ -220,14 +220,12 @@ pub struct RemoteService {
     /// `host:port`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// TLS (DestinationRule's `ClientTLSSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ClientTlsSettings` once it exists.
+    /// TLS to the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_settings: Option<serde_json::Value>,
-    /// TCP keepalive (DestinationRule's `TcpKeepalive`).
-    // TODO(lead): switch to `crate::networking::destination_rule::TcpKeepalive` once it exists.
+    pub tls_settings: Option<ClientTlsSettings>,
+    /// TCP keepalive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tcp_keepalive: Option<serde_json::Value>,
+    pub tcp_keepalive: Option<TcpKeepalive>,
 }
 
 /// Extra Envoy stats to keep.

@@ -4,7 +4,7 @@
 //! connection settings, plus warnings for deprecated fields. An absent field keeps Istio's
 //! (valid) default, so only explicitly set values are checked.
 
-use super::validate::{check_duration, prefixed};
+use super::validate::{as_warnings, check_duration, prefixed};
 use super::{AuthenticationPolicy, ConnectionSettings, PollingKeyProvider, PrivateKeyProvider, ProxyConfig, Tracing};
 use crate::networking::listener::{self, check_proxy_address};
 use crate::validation::{Validate, Validator, rules};
@@ -68,6 +68,8 @@ fn tracing(v: &mut Validator<'_>, t: &Tracing) {
             });
         }
     }
+    // Istio's ValidateTLS applies here, so these are errors.
+    v.opt("tlsSettings", &t.tls_settings, |v, tls| tls.validate(v));
     if let Some(s) = t.sampling.filter(|s| !(0.0..=100.0).contains(s)) {
         v.field("sampling", |v| v.warn(format!("sampling {s} is outside 0.0-100.0")));
     }
@@ -169,7 +171,10 @@ impl ProxyConfig {
             ),
         ];
         for (field, service, prefix) in remote {
-            v.opt(field, service, |v, s| address(v, "address", &s.address, prefix));
+            v.opt(field, service, |v, s| {
+                address(v, "address", &s.address, prefix);
+                v.opt("tlsSettings", &s.tls_settings, |v, t| as_warnings(v, |v| t.validate(v)));
+            });
         }
         let ports = [
             ("proxyAdminPort", "invalid proxy admin port", self.proxy_admin_port),
@@ -231,6 +236,8 @@ impl Validate for ProxyConfig {
         v.opt("tracing", &self.tracing, tracing);
         v.opt("privateKeyProvider", &self.private_key_provider, key_provider);
         v.opt("connectionSettings", &self.connection_settings, connection_settings);
+        // Istio does not validate the mesh-wide readiness probe; WorkloadGroup's rules give advice.
+        v.opt("readinessProbe", &self.readiness_probe, |v, p| as_warnings(v, |v| p.validate(v)));
         v.opt("proxyStatsMatcher", &self.proxy_stats_matcher, |v, m| {
             v.each("inclusionRegexps", &m.inclusion_regexps, |v, re| {
                 if let Err(e) = rules::compile_regex(re) {

@@ -3,8 +3,9 @@
 //! the default traffic policy, ServiceEntry visibility, label selectors and config sources.
 //!
 //! Fields typed by DestinationRule's messages (`ClientTLSSettings`, `ConnectionPoolSettings`,
-//! `OutlierDetection`) are kept as raw JSON until that module provides the types.
+//! `OutlierDetection`) use that module's types.
 
+use crate::networking::destination_rule::{ClientTlsSettings, ConnectionPoolSettings, OutlierDetection};
 use crate::types::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -29,10 +30,9 @@ pub struct OutboundTrafficPolicy {
     /// The mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<OutboundMode>,
-    /// TLS origination for ALLOW_ANY_DYNAMIC_DNS (DestinationRule's `ClientTLSSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ClientTlsSettings` once it exists.
+    /// TLS origination for ALLOW_ANY_DYNAMIC_DNS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<serde_json::Value>,
+    pub tls: Option<ClientTlsSettings>,
 }
 
 /// Mode of the inbound traffic policy.
@@ -126,10 +126,9 @@ pub struct Ca {
     /// `host:port` of the CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// TLS to the CA (DestinationRule's `ClientTLSSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ClientTlsSettings` once it exists.
+    /// TLS to the CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_settings: Option<serde_json::Value>,
+    pub tls_settings: Option<ClientTlsSettings>,
     /// Timeout of requests to the CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<Duration>,
@@ -207,15 +206,12 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DefaultTrafficPolicy {
-    /// Connection pool (DestinationRule's `ConnectionPoolSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ConnectionPoolSettings` (and
-    // validate it like Istio's `validateMeshConfigDefaultTrafficPolicy`) once it exists.
+    /// Connection pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_pool: Option<serde_json::Value>,
-    /// Outlier detection (DestinationRule's `OutlierDetection`).
-    // TODO(lead): switch to `crate::networking::destination_rule::OutlierDetection` once it exists.
+    pub connection_pool: Option<ConnectionPoolSettings>,
+    /// Outlier detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outlier_detection: Option<serde_json::Value>,
+    pub outlier_detection: Option<OutlierDetection>,
 }
 
 /// Visibility of ServiceEntries.
@@ -309,10 +305,9 @@ pub struct ConfigSource {
     /// Address of the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// TLS to the source (DestinationRule's `ClientTLSSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ClientTlsSettings` once it exists.
+    /// TLS to the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_settings: Option<serde_json::Value>,
+    pub tls_settings: Option<ClientTlsSettings>,
     /// Resources served.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscribed_resources: Vec<SubscribedResource>,

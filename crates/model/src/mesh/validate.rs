@@ -193,6 +193,27 @@ impl MeshConfig {
     }
 }
 
+impl MeshConfig {
+    /// Load balancing and the default traffic policy use DestinationRule's rules (Istio
+    /// validates mesh-wide locality settings as if outlier detection were configured). Istio
+    /// does not validate the TLS settings of remote services; they get advice only.
+    fn validate_traffic(&self, v: &mut Validator<'_>) {
+        v.opt("localityLbSetting", &self.locality_lb_setting, |v, l| l.validate(v));
+        v.opt("zoneAwareLbSetting", &self.zone_aware_lb_setting, |v, z| z.validate(v));
+        v.opt("defaultTrafficPolicy", &self.default_traffic_policy, |v, p| {
+            v.opt("connectionPool", &p.connection_pool, |v, c| c.validate(v));
+            v.opt("outlierDetection", &p.outlier_detection, |v, o| o.validate(v));
+        });
+        v.opt("outboundTrafficPolicy", &self.outbound_traffic_policy, |v, p| {
+            v.opt("tls", &p.tls, |v, t| as_warnings(v, |v| t.validate(v)));
+        });
+        v.opt("ca", &self.ca, |v, ca| v.opt("tlsSettings", &ca.tls_settings, |v, t| as_warnings(v, |v| t.validate(v))));
+        v.each("configSources", &self.config_sources, |v, s| {
+            v.opt("tlsSettings", &s.tls_settings, |v, t| as_warnings(v, |v| t.validate(v)));
+        });
+    }
+}
+
 impl Validate for MeshConfig {
     /// Istio `ValidateMeshConfig` over the fields that are set.
     fn validate(&self, v: &mut Validator<'_>) {
@@ -203,6 +224,7 @@ impl Validate for MeshConfig {
         v.opt("defaultConfig", &self.default_config, |v, pc| pc.validate(v));
         self.validate_identity(v);
         self.validate_scoping(v);
+        self.validate_traffic(v);
         extension_providers(v, &self.extension_providers);
         // Istio does not validate the default retry policy; report its problems as advice.
         v.opt("defaultHttpRetryPolicy", &self.default_http_retry_policy, |v, r| as_warnings(v, |v| r.validate(v)));

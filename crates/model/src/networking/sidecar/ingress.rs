@@ -36,7 +36,7 @@ pub(super) fn validate(v: &mut Validator<'_>, listeners: &[IstioIngressListener]
             v.field("defaultEndpoint", |v| default_endpoint(v, endpoint));
         }
         v.opt("tls", &l.tls, |v, tls| ingress_tls(v, tls, port));
-        connection_pool_protocol(v, l, port);
+        connection_pool(v, l, port);
     });
 }
 
@@ -121,10 +121,11 @@ fn ingress_tls(v: &mut Validator<'_>, tls: &ServerTlsSettings, port: &SidecarPor
     tls.validate(v);
 }
 
-/// HTTP pool settings on a non-HTTP port are ignored; Istio warns.
-fn connection_pool_protocol(v: &mut Validator<'_>, l: &IstioIngressListener, port: &SidecarPort) {
-    let has_http = l.connection_pool.as_ref().is_some_and(|cp| cp.get("http").is_some());
-    if has_http && !Protocol::parse(port.protocol()).is_some_and(Protocol::is_http) {
+/// The port's connection pool; HTTP settings on a non-HTTP port are ignored, and Istio warns.
+fn connection_pool(v: &mut Validator<'_>, l: &IstioIngressListener, port: &SidecarPort) {
+    let Some(cp) = &l.connection_pool else { return };
+    v.field("connectionPool", |v| cp.validate(v));
+    if cp.http.is_some() && !Protocol::parse(port.protocol()).is_some_and(Protocol::is_http) {
         v.field("connectionPool", |v| {
             v.warn(format!(
                 "sidecar: HTTP connection pool settings are configured for port {} ({:?}) but its protocol is not HTTP ({}); only TCP settings will apply",

@@ -3,12 +3,14 @@
 //! `ValidateSidecar`, in Istio's wording.
 //!
 //! This file owns the types and the top-level rules (workload selector, empty configuration,
-//! outbound traffic policy). Ingress listeners are checked in `ingress`, egress listeners in
-//! `egress`; host, protocol and bind rules shared with Gateway live in [`super::listener`].
+//! outbound traffic policy, inbound connection pool). Ingress listeners are checked in
+//! `ingress`, egress listeners in `egress`; host, protocol and bind rules shared with Gateway
+//! live in [`super::listener`]; connection pools are DestinationRule's type and rules.
 
 mod egress;
 mod ingress;
 
+use super::destination_rule::ConnectionPoolSettings;
 pub use super::server_tls::{ServerTlsSettings, TlsMode, TlsProtocol};
 use super::virtual_service::Destination;
 use crate::types::WorkloadSelector;
@@ -29,11 +31,9 @@ pub struct Sidecar {
     /// Outbound listeners and the hosts they import.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<IstioEgressListener>,
-    /// Default connection pool for every inbound port (DestinationRule's `ConnectionPoolSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ConnectionPoolSettings` (and
-    // validate it like DestinationRule's `validateConnectionPool`) once that type exists.
+    /// Default connection pool for every inbound port (DestinationRule's type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inbound_connection_pool: Option<serde_json::Value>,
+    pub inbound_connection_pool: Option<ConnectionPoolSettings>,
     /// What to do with traffic to hosts the sidecar does not know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
@@ -59,11 +59,9 @@ pub struct IstioIngressListener {
     /// TLS termination for traffic from outside the mesh (SIMPLE or MUTUAL only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ServerTlsSettings>,
-    /// Connection pool for this port (DestinationRule's `ConnectionPoolSettings`).
-    // TODO(lead): switch to `crate::networking::destination_rule::ConnectionPoolSettings` (and
-    // validate it like DestinationRule's `validateConnectionPool`) once that type exists.
+    /// Connection pool for this port; overrides `inboundConnectionPool` (DestinationRule's type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_pool: Option<serde_json::Value>,
+    pub connection_pool: Option<ConnectionPoolSettings>,
 }
 
 /// An outbound listener on the sidecar.
@@ -225,6 +223,7 @@ impl Validate for Sidecar {
             v.error("sidecar: empty configuration provided");
         }
         ingress::validate(v, &self.ingress);
+        v.opt("inboundConnectionPool", &self.inbound_connection_pool, |v, cp| cp.validate(v));
         egress::validate(v, &self.egress);
         v.opt("outboundTrafficPolicy", &self.outbound_traffic_policy, |v, p| p.validate(v));
     }
