@@ -60,8 +60,9 @@ pub fn decode_document(value: &Value, path: &FieldPath, origin: &Origin<'_>, out
     let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
     let kind_name = map.get("kind").and_then(Value::as_str).unwrap_or_default();
     let looks_like_object = map.contains_key("metadata") || map.contains_key("spec") || map.contains_key("items");
-    if api_version.is_empty() && kind_name.is_empty() && !looks_like_object {
-        let message = "skipped: not a Kubernetes object (no apiVersion, kind, metadata or spec)".to_string();
+    // A Helm Chart.yaml has apiVersion but no kind; swagger files have neither.
+    if kind_name.is_empty() && !looks_like_object {
+        let message = "skipped: not a Kubernetes object (no kind, metadata or spec)".to_string();
         out.findings.push(origin.finding(Severity::Warning, None, path, message));
         return;
     }

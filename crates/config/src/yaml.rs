@@ -193,7 +193,8 @@ impl Builder<'_> {
                 go_compat.key_end = Some(span.end.index());
             } else if !key_slot {
                 let end = go_compat.key_end;
-                let glued = end.is_some_and(|e| self.char_at(e) == Some(':') && matches!(self.char_at(e + 1), Some(',' | ']')));
+                let glued =
+                    end.is_some_and(|e| self.char_at(e) == Some(':') && matches!(self.char_at(e + 1), Some(',' | ']')));
                 if let Some(Frame::Map { go_compat, .. }) = self.stack.last_mut() {
                     go_compat.glued_empty_value = text.is_empty() && glued;
                 }

@@ -129,9 +129,18 @@ fn istio_validation_corpus() {
 }
 
 #[test]
+fn analyzer_mesh_configs_load() {
+    let Some(corpus) = strait_testkit::istio_corpus() else { return };
+    let path = corpus.join("pkg/config/analysis/analyzers/testdata/common/meshconfig.yaml");
+    let mut report = LoadReport::default();
+    let mesh = strait_config::mesh::load_mesh_file(&path.display().to_string(), &mut report);
+    assert!(mesh.is_some() && report.errors() == 0, "{:?}", report.findings);
+}
+
+#[test]
 fn bookinfo_and_istio_test_configs_load() {
     let Some(corpus) = strait_testkit::istio_corpus() else { return };
-    let dirs = ["samples/bookinfo", "tests/testdata/config", "tests/testdata/networking"];
+    let dirs = ["samples/bookinfo", "samples/multicluster", "tests/testdata/config", "tests/testdata/networking"];
     let paths: Vec<String> = dirs.iter().map(|d| corpus.join(d).display().to_string()).collect();
     let report = strait_config::load_paths(&paths, &LoadOptions::default());
     let errors: Vec<String> =

@@ -165,7 +165,10 @@ impl Resource {
             Resource::ServiceEntry(o) => v.field("spec", |v| o.spec.validate(v)),
             Resource::WorkloadEntry(o) => v.field("spec", |v| o.spec.validate(v)),
             Resource::WorkloadGroup(o) => v.field("spec", |v| o.spec.validate(v)),
-            Resource::Gateway(o) => v.field("spec", |v| o.spec.validate(v)),
+            Resource::Gateway(o) => {
+                gateway_name(o.metadata.name.as_deref().unwrap_or_default(), &mut v);
+                v.field("spec", |v| o.spec.validate(v));
+            }
             Resource::Sidecar(o) => v.field("spec", |v| o.spec.validate(v)),
             Resource::PeerAuthentication(o) => v.field("spec", |v| o.spec.validate(v)),
             Resource::AuthorizationPolicy(o) => v.field("spec", |v| o.spec.validate(v)),
@@ -174,5 +177,13 @@ impl Resource {
             other => crate::k8s::validate(other, &mut v),
         }
         v.into_issues()
+    }
+}
+
+/// Istio's `ValidateGateway` requires the name to be a DNS-1123 label (it becomes part of
+/// generated listener and route names).
+fn gateway_name(name: &str, v: &mut Validator<'_>) {
+    if !name.is_empty() && !crate::validation::rules::is_dns1123_label(name) {
+        v.field("metadata", |v| v.error_at("name", format!("invalid gateway name: {name:?}")));
     }
 }

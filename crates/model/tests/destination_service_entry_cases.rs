@@ -125,8 +125,6 @@ fn valid_specs_have_no_errors() {
     }
 }
 
-
-
 #[test]
 fn deprecated_fields_warn() {
     let spec = tp(json!({
@@ -154,4 +152,3 @@ fn unknown_fields_and_enum_values_are_rejected() {
         assert!(Resource::decode(kind, doc(kind, spec.clone())).is_err(), "{spec}");
     }
 }
-

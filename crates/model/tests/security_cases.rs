@@ -5,7 +5,6 @@
 //! warnings; structural errors found while decoding; and a document with several problems (all
 //! reported). Istio's own corpus documents are checked in place by `crates/config/tests/istio_corpus.rs`.
 
-
 use serde_json::{Value, json};
 use strait_model::{Issue, Kind, Resource, Severity};
 
@@ -250,9 +249,3 @@ fn every_problem_is_reported() {
     let errors = got.iter().filter(|i| i.severity == Severity::Error).count();
     assert!(errors >= 7, "{}", render(&got));
 }
-
-
-
-
-
-

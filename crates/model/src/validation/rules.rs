@@ -278,7 +278,6 @@ pub fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
-
 // ---- Kubernetes OpenAPI schema wording and security-policy scope (used by the security kinds) ----
 
 /// Records the API server's `minLength: 1` error for an empty string, in its wording
@@ -322,12 +321,7 @@ fn policy_target_kind(v: &mut Validator<'_>, target: &crate::types::PolicyTarget
     let allowed: Vec<String> = POLICY_TARGET_KINDS.iter().map(|(g, k)| format!("{g}/{k}")).collect();
     v.error_at(
         "kind",
-        format!(
-            "targetRef must be to one of [{}] but was {}/{}",
-            allowed.join(", "),
-            target.group,
-            target.kind
-        ),
+        format!("targetRef must be to one of [{}] but was {}/{}", allowed.join(", "), target.group, target.kind),
     );
 }
 
@@ -342,7 +336,8 @@ pub fn policy_scope(
     target_refs: &[crate::types::PolicyTargetReference],
 ) {
     use super::Validate;
-    let set = usize::from(selector.is_some()) + usize::from(target_ref.is_some()) + usize::from(!target_refs.is_empty());
+    let set =
+        usize::from(selector.is_some()) + usize::from(target_ref.is_some()) + usize::from(!target_refs.is_empty());
     if set > 1 {
         v.error("only one of targetRefs or selector can be set");
     }
@@ -418,7 +413,12 @@ pub fn tag_labels(v: &mut Validator<'_>, labels: &BTreeMap<String, String>) {
 /// Records the API server's `minimum`/`maximum` schema error when `value` lies outside
 /// `[min, max]` (either bound optional), in its wording:
 /// `Invalid value: 150: <path> in body should be less than or equal to 100`.
-pub fn openapi_range<T: PartialOrd + std::fmt::Display>(v: &mut Validator<'_>, value: T, min: Option<T>, max: Option<T>) {
+pub fn openapi_range<T: PartialOrd + std::fmt::Display>(
+    v: &mut Validator<'_>,
+    value: T,
+    min: Option<T>,
+    max: Option<T>,
+) {
     let path = v.path().to_string();
     if let Some(min) = min.filter(|m| value < *m) {
         v.error(format!("Invalid value: {value}: {path} in body should be greater than or equal to {min}"));
