@@ -127,18 +127,9 @@ pub enum CaptureMode {
     None,
 }
 
-/// Mode of a Sidecar's outbound traffic policy.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OutboundMode {
-    /// Only hosts in the service registry are reachable (the proto default).
-    #[default]
-    RegistryOnly,
-    /// Unknown destinations are passed through.
-    AllowAny,
-    /// Mesh-config only; accepted here to report Istio's error instead of a decode failure.
-    AllowAnyDynamicDns,
-}
+/// The same modes as the mesh-wide policy (`ALLOW_ANY_DYNAMIC_DNS` is accepted by the decoder
+/// only so validation can give Istio's error for it on a Sidecar).
+pub use crate::mesh::OutboundMode;
 
 /// `outboundTrafficPolicy` of a Sidecar.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
