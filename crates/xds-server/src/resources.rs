@@ -1,0 +1,75 @@
+//! A generated [`Snapshot`] viewed by xDS type URL: named, packed resources plus a content
+//! hash per resource, so streams can tell what changed since the last push.
+
+use envoy_types::pb::google::protobuf::Any;
+use prost::Message;
+use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use strait_xds::Snapshot;
+use strait_xds::any::pack;
+
+/// CDS type URL.
+pub const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+/// EDS type URL.
+pub const ENDPOINT: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+/// LDS type URL.
+pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+/// RDS type URL.
+pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+
+/// The push order that keeps Envoy from referencing what it has not got yet.
+pub const ORDER: [&str; 4] = [CLUSTER, ENDPOINT, LISTENER, ROUTE];
+
+/// Short name of a type URL, as istioctl prints it.
+pub fn short(type_url: &str) -> &'static str {
+    match type_url {
+        CLUSTER => "CDS",
+        ENDPOINT => "EDS",
+        LISTENER => "LDS",
+        ROUTE => "RDS",
+        _ => "UNKNOWN",
+    }
+}
+
+/// One packed resource.
+#[derive(Clone, Debug)]
+pub struct Packed {
+    /// The resource.
+    pub any: Any,
+    /// Hash of its encoding.
+    pub hash: u64,
+}
+
+fn packed<M: prost::Name + Message>(m: &M) -> Packed {
+    let any = pack(m);
+    let mut h = DefaultHasher::new();
+    any.value.hash(&mut h);
+    Packed { hash: h.finish(), any }
+}
+
+/// Resources of `type_url` in `snap`, by name.
+pub fn of_type(snap: &Snapshot, type_url: &str) -> BTreeMap<String, Packed> {
+    match type_url {
+        CLUSTER => snap.clusters.iter().map(|c| (c.name.clone(), packed(c))).collect(),
+        ENDPOINT => snap.endpoints.iter().map(|e| (e.cluster_name.clone(), packed(e))).collect(),
+        LISTENER => snap.listeners.iter().map(|l| (l.name.clone(), packed(l))).collect(),
+        ROUTE => snap.routes.iter().map(|r| (r.name.clone(), packed(r))).collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// True for types whose requests name resources (EDS, RDS); CDS and LDS are wildcard.
+pub fn is_named(type_url: &str) -> bool {
+    matches!(type_url, ENDPOINT | ROUTE)
+}
+
+/// Combined hash of a set of resources (to decide whether a SotW push is needed).
+pub fn set_hash<'a>(items: impl Iterator<Item = (&'a String, &'a Packed)>) -> u64 {
+    let mut h = DefaultHasher::new();
+    for (name, p) in items {
+        name.hash(&mut h);
+        p.hash.hash(&mut h);
+    }
+    h.finish()
+}

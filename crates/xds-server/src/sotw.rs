@@ -1,0 +1,160 @@
+//! State-of-the-World ADS: each response carries every resource of its type (CDS, LDS) or every
+//! requested one (EDS, RDS). A request echoing our last nonce is an ACK, or a NACK when it
+//! carries `error_detail`; requests with an older nonce are stale and ignored.
+
+use crate::resources::{self, Packed};
+use crate::{Published, Shared};
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use strait_registry::Proxy;
+use strait_xds::Snapshot;
+use tokio::sync::mpsc;
+use tonic::{Status, Streaming};
+
+#[derive(Default)]
+struct Watch {
+    names: Vec<String>,
+    nonce: String,
+    version: String,
+    hash: Option<u64>,
+    /// The published version whose change is still waiting for this type's ACK.
+    pending_since: Option<u64>,
+}
+
+struct Conn {
+    id: u64,
+    /// Registry version current when the proxy connected: only later changes count as
+    /// convergence (the initial sync is not a config change).
+    connected_at_version: u64,
+    proxy: Proxy,
+    watches: HashMap<String, Watch>,
+    snapshot: Option<(u64, Snapshot)>,
+    nonce: u64,
+}
+
+type Tx = mpsc::Sender<Result<DiscoveryResponse, Status>>;
+
+/// Serves one SotW stream until the proxy goes away.
+pub async fn serve(shared: Arc<Shared>, mut requests: Streaming<DiscoveryRequest>, tx: Tx) {
+    let mut registry = shared.registry.clone();
+    let mut conn: Option<Conn> = None;
+    loop {
+        tokio::select! {
+            req = requests.next() => match req {
+                Some(Ok(req)) => {
+                    if let Err(e) = on_request(&shared, &mut conn, req, &tx).await {
+                        let _ = tx.send(Err(Status::invalid_argument(e))).await;
+                        break;
+                    }
+                }
+                Some(Err(e)) => { tracing::debug!("ADS stream error: {e}"); break; }
+                None => break,
+            },
+            changed = registry.changed() => {
+                if changed.is_err() { break; }
+                if let Some(c) = conn.as_mut() {
+                    let published = registry.borrow_and_update().clone();
+                    push_all(&shared, c, &published, &tx).await;
+                }
+            }
+        }
+    }
+    if let Some(c) = conn {
+        shared.status.disconnect(c.id);
+    }
+}
+
+async fn on_request(shared: &Shared, conn: &mut Option<Conn>, req: DiscoveryRequest, tx: &Tx) -> Result<(), String> {
+    if conn.is_none() {
+        let node = req.node.as_ref().ok_or("the first request must carry a node")?;
+        let published = shared.registry.borrow().clone();
+        let proxy = crate::node::proxy_for(node, &published.registry)?;
+        let id = shared.status.connect(&node.id, "sotw");
+        tracing::info!(proxy = %node.id, "ADS (SotW) connected");
+        *conn = Some(Conn {
+            id,
+            connected_at_version: published.version,
+            proxy,
+            watches: HashMap::new(),
+            snapshot: None,
+            nonce: 0,
+        });
+    }
+    let Some(c) = conn.as_mut() else { return Ok(()) };
+    let ty = resources::short(&req.type_url);
+    let published = shared.registry.borrow().clone();
+    let watch = c.watches.entry(req.type_url.clone()).or_default();
+    if !req.response_nonce.is_empty() {
+        if req.response_nonce != watch.nonce {
+            return Ok(()); // stale: answers an older response
+        }
+        if let Some(err) = &req.error_detail {
+            tracing::warn!(proxy = %c.proxy.id, r#type = ty, version = %watch.version, "NACK: {}", err.message);
+            shared.status.nacked(c.id, ty, &err.message);
+            return Ok(());
+        }
+        let convergence = watch
+            .pending_since
+            .take()
+            .filter(|v| *v == published.version && *v > c.connected_at_version)
+            .map(|_| published.changed_at.elapsed());
+        shared.status.acked(c.id, ty, &req.version_info, convergence);
+        if req.resource_names == watch.names {
+            return Ok(());
+        }
+    }
+    watch.names = req.resource_names.clone();
+    watch.hash = None;
+    push(shared, c, &published, &req.type_url, tx).await;
+    Ok(())
+}
+
+fn snapshot<'a>(c: &'a mut Conn, published: &Published) -> &'a Snapshot {
+    if c.snapshot.as_ref().is_some_and(|(v, _)| *v != published.version) {
+        c.snapshot = None;
+    }
+    let proxy = &c.proxy;
+    &c.snapshot.get_or_insert_with(|| (published.version, strait_xds::generate(&published.registry, proxy))).1
+}
+
+async fn push_all(shared: &Shared, c: &mut Conn, published: &Published, tx: &Tx) {
+    for ty in resources::ORDER {
+        if c.watches.contains_key(ty) {
+            push(shared, c, published, ty, tx).await;
+        }
+    }
+}
+
+/// Sends the current resources of `type_url` if they differ from what was last sent.
+async fn push(shared: &Shared, c: &mut Conn, published: &Published, type_url: &str, tx: &Tx) {
+    let all = resources::of_type(snapshot(c, published), type_url);
+    let Some(watch) = c.watches.get(type_url) else { return };
+    let chosen: BTreeMap<&String, &Packed> = if resources::is_named(type_url) && !watch.names.is_empty() {
+        all.iter().filter(|(n, _)| watch.names.contains(n)).collect()
+    } else {
+        all.iter().collect()
+    };
+    let hash = resources::set_hash(chosen.iter().map(|(n, p)| (*n, *p)));
+    if watch.hash == Some(hash) {
+        return;
+    }
+    c.nonce += 1;
+    let version = published.version.to_string();
+    let response = DiscoveryResponse {
+        version_info: version.clone(),
+        resources: chosen.values().map(|p| p.any.clone()).collect(),
+        type_url: type_url.to_string(),
+        nonce: c.nonce.to_string(),
+        ..DiscoveryResponse::default()
+    };
+    if let Some(w) = c.watches.get_mut(type_url) {
+        w.nonce = c.nonce.to_string();
+        w.version = version.clone();
+        w.hash = Some(hash);
+        w.pending_since = Some(published.version);
+    }
+    shared.status.sent(c.id, resources::short(type_url), &version);
+    let _ = tx.send(Ok(response)).await;
+}
