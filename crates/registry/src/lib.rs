@@ -7,6 +7,8 @@
 //! Dependencies point inward: this crate knows the model, not files, kube or tonic.
 
 pub mod build;
+pub mod hosts;
+pub mod identity;
 pub mod protocol;
 pub mod proxy;
 pub mod store;

@@ -77,7 +77,7 @@ async fn on_request(
         let node = req.node.as_ref().ok_or("the first request must carry a node")?;
         let published = shared.registry.borrow().clone();
         let proxy = crate::node::proxy_for(node, &published.registry)?;
-        let id = shared.status.connect(&node.id, "delta");
+        let id = shared.status.connect(&node.id, "delta", crate::node::admin_address(node));
         tracing::info!(proxy = %node.id, "ADS (delta) connected");
         *conn = Some(Conn { id, connected_at_version: published.version, proxy, watches: HashMap::new(), nonce: 0 });
     }

@@ -5,6 +5,7 @@
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
 use std::collections::BTreeMap;
+use strait_registry::identity::ProxyMetadata;
 use strait_registry::{NodeId, Proxy, Registry};
 
 fn string(s: &Struct, key: &str) -> Option<String> {
@@ -29,27 +30,23 @@ fn labels(s: &Struct) -> Option<BTreeMap<String, String>> {
     )
 }
 
-/// Builds the proxy for `node`, matching its workload by (namespace, pod) then by IP.
+/// Builds the proxy for `node`: parses the id and metadata here (the Envoy edge), then lets
+/// the registry match the workload (by namespace and pod, then IP) and fill in the rest.
 pub fn proxy_for(node: &Node, registry: &Registry) -> Result<Proxy, String> {
     let id = NodeId::parse(&node.id)?;
     let meta = node.metadata.clone().unwrap_or_default();
-    let workload = registry
-        .workloads
-        .iter()
-        .find(|w| w.namespace == id.namespace && w.name == id.pod)
-        .or_else(|| registry.workloads.iter().find(|w| w.ip == id.ip));
-    let labels = labels(&meta).or_else(|| workload.map(|w| w.labels.clone())).unwrap_or_default();
-    let service_account = string(&meta, "SERVICE_ACCOUNT")
-        .or_else(|| workload.map(|w| w.service_account.clone()))
-        .unwrap_or_else(|| "default".into());
-    let outbound_port = string(&meta, "OUTBOUND_PORT").and_then(|p| p.parse().ok()).unwrap_or(15001);
-    Ok(Proxy {
-        labels,
-        service_account,
-        workload_name: string(&meta, "WORKLOAD_NAME").unwrap_or_else(|| id.pod.clone()),
-        outbound_port,
+    let metadata = ProxyMetadata {
+        labels: labels(&meta),
+        service_account: string(&meta, "SERVICE_ACCOUNT"),
+        workload_name: string(&meta, "WORKLOAD_NAME"),
+        outbound_port: string(&meta, "OUTBOUND_PORT").and_then(|p| p.parse().ok()),
         captured: string(&meta, "INTERCEPTION_MODE").is_some_and(|m| m != "NONE"),
-        app_address: string(&meta, "APP_ADDRESS").unwrap_or_else(|| "127.0.0.1".into()),
-        id,
-    })
+        app_address: string(&meta, "APP_ADDRESS"),
+    };
+    Ok(strait_registry::identity::proxy_for(registry, id, &metadata))
+}
+
+/// The admin address the proxy announced (node metadata `ADMIN_ADDRESS`).
+pub fn admin_address(node: &Node) -> Option<String> {
+    string(node.metadata.as_ref()?, "ADMIN_ADDRESS")
 }

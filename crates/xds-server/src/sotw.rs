@@ -71,7 +71,7 @@ async fn on_request(shared: &Shared, conn: &mut Option<Conn>, req: DiscoveryRequ
         let node = req.node.as_ref().ok_or("the first request must carry a node")?;
         let published = shared.registry.borrow().clone();
         let proxy = crate::node::proxy_for(node, &published.registry)?;
-        let id = shared.status.connect(&node.id, "sotw");
+        let id = shared.status.connect(&node.id, "sotw", crate::node::admin_address(node));
         tracing::info!(proxy = %node.id, "ADS (SotW) connected");
         *conn = Some(Conn {
             id,

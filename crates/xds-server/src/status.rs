@@ -39,6 +39,8 @@ pub struct ConnStatus {
     pub node_id: String,
     /// `sotw` or `delta`.
     pub protocol: &'static str,
+    /// The proxy's admin address (node metadata `ADMIN_ADDRESS`), for `proxy-config`.
+    pub admin: Option<String>,
     /// Status by short type name (CDS, EDS, LDS, RDS).
     pub types: BTreeMap<&'static str, TypeStatus>,
     /// Time from the last config change to this proxy's ACK of it, in milliseconds.
@@ -68,6 +70,8 @@ pub struct SyncRow {
     pub proxy: String,
     /// `sotw` or `delta`.
     pub protocol: &'static str,
+    /// Admin address, when the proxy announced it.
+    pub admin: Option<String>,
     /// State per type (CDS, LDS, EDS, RDS).
     pub state: BTreeMap<&'static str, &'static str>,
     /// Versions sent per type.
@@ -85,9 +89,9 @@ impl StatusBoard {
     }
 
     /// Registers a connection; returns its id.
-    pub fn connect(&self, node_id: &str, protocol: &'static str) -> u64 {
+    pub fn connect(&self, node_id: &str, protocol: &'static str, admin: Option<String>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.with(|b| b.conns.insert(id, ConnStatus { node_id: node_id.into(), protocol, ..ConnStatus::default() }));
+        self.with(|b| b.conns.insert(id, ConnStatus { node_id: node_id.into(), protocol, admin, ..ConnStatus::default() }));
         id
     }
 
@@ -141,6 +145,7 @@ impl StatusBoard {
                 .map(|c| SyncRow {
                     proxy: c.node_id.clone(),
                     protocol: c.protocol,
+                    admin: c.admin.clone(),
                     state: ["CDS", "LDS", "EDS", "RDS"]
                         .into_iter()
                         .map(|t| (t, c.types.get(t).map_or("NOT SENT", TypeStatus::state)))
@@ -178,7 +183,7 @@ mod tests {
     #[test]
     fn states() {
         let board = StatusBoard::default();
-        let id = board.connect("sidecar~1.2.3.4~a.default~default.svc.cluster.local", "sotw");
+        let id = board.connect("sidecar~1.2.3.4~a.default~default.svc.cluster.local", "sotw", None);
         board.sent(id, "CDS", "1");
         board.sent(id, "LDS", "1");
         board.acked(id, "CDS", "1", Some(Duration::from_millis(12)));

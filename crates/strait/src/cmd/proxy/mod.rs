@@ -100,6 +100,7 @@ fn settings(a: &Args) -> Result<bootstrap::Settings, String> {
         ("INTERCEPTION_MODE".to_string(), "NONE".to_string()),
         ("APP_ADDRESS".to_string(), a.app_address.clone()),
         ("POD_NAME".to_string(), a.pod.clone()),
+        ("ADMIN_ADDRESS".to_string(), format!("127.0.0.1:{}", a.admin_port)),
     ]);
     if let Some(sa) = &a.service_account {
         metadata.insert("SERVICE_ACCOUNT".into(), sa.clone());
