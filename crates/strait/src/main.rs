@@ -26,6 +26,8 @@ enum Command {
     Proxy(cmd::proxy::Args),
     /// Show each proxy's xDS sync state (SYNCED / NOT SENT / STALE / NACK).
     ProxyStatus(cmd::proxy_status::Args),
+    /// Show a proxy's clusters, listeners, routes, endpoints or bootstrap.
+    ProxyConfig(cmd::proxy_config::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::ControlPlane(args) => cmd::control_plane::run(&args),
         Command::Proxy(args) => cmd::proxy::run(&args),
         Command::ProxyStatus(args) => cmd::proxy_status::run(&args),
+        Command::ProxyConfig(args) => cmd::proxy_config::run(&args),
     }
 }
 
