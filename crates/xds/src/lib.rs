@@ -8,6 +8,7 @@
 
 pub mod any;
 pub mod clusters;
+pub mod destination_rules;
 pub mod endpoints;
 pub mod listeners;
 pub mod names;
