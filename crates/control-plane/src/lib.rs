@@ -62,12 +62,16 @@ async fn watch_files(
         if !source.changed() {
             continue;
         }
+        // Debounce: wait until two scans `debounce` apart agree (editors write in bursts).
         let seen = std::time::Instant::now();
+        let mut last = source.scan();
         loop {
             tokio::time::sleep(debounce).await;
-            if !source.changed() {
+            let now = source.scan();
+            if now == last {
                 break;
             }
+            last = now;
         }
         let mut published = source.load();
         published.changed_at = seen;

@@ -12,6 +12,9 @@ use strait_xds_server::Published;
 
 type Key = (String, String, String);
 
+/// File → (size, modification time): what change detection compares.
+pub type Stamps = BTreeMap<String, (u64, Option<SystemTime>)>;
+
 fn key(r: &Resource) -> Option<Key> {
     let kind = r.kind()?.to_string();
     let m = r.metadata();
@@ -31,7 +34,7 @@ pub struct SourceState {
 pub struct FileSource {
     paths: Vec<String>,
     opts: LoadOptions,
-    stamps: BTreeMap<String, (u64, Option<SystemTime>)>,
+    stamps: Stamps,
     last_good: BTreeMap<Key, Resource>,
     version: u64,
     state: Arc<Mutex<SourceState>>,
@@ -55,7 +58,8 @@ impl FileSource {
         self.state.clone()
     }
 
-    fn scan(&self) -> BTreeMap<String, (u64, Option<SystemTime>)> {
+    /// Sizes and modification times of every config file now.
+    pub fn scan(&self) -> Stamps {
         let mut out = BTreeMap::new();
         for p in &self.paths {
             stamp(Path::new(p), &mut out);
@@ -121,7 +125,7 @@ fn log_findings(report: &LoadReport) -> Vec<String> {
         .collect()
 }
 
-fn stamp(p: &Path, out: &mut BTreeMap<String, (u64, Option<SystemTime>)>) {
+fn stamp(p: &Path, out: &mut Stamps) {
     let Ok(meta) = std::fs::metadata(p) else { return };
     if meta.is_dir() {
         if let Ok(entries) = std::fs::read_dir(p) {
