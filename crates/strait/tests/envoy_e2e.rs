@@ -68,16 +68,34 @@ impl Mesh {
         cp.args(["control-plane", "--config"]).arg(dir.join("config"));
         cp.args(["--xds-address", &format!("127.0.0.1:{xds}"), "--debug-address", &format!("127.0.0.1:{debug}")]);
         let cp = process::spawn("control plane", cp, &dir.join("control-plane.log"));
-        let (admin, health, out) = (process::free_port("127.0.0.1"), process::free_port("127.0.0.10"), process::free_port("127.0.0.10"));
+        let (admin, health, out) =
+            (process::free_port("127.0.0.1"), process::free_port("127.0.0.10"), process::free_port("127.0.0.10"));
         let mut proxy = Command::new(bin());
-        proxy.args(["proxy", "--data-plane", "envoy", "--xds-address", &format!("127.0.0.1:{xds}"), "--ip", "127.0.0.10"]);
+        proxy.args([
+            "proxy",
+            "--data-plane",
+            "envoy",
+            "--xds-address",
+            &format!("127.0.0.1:{xds}"),
+            "--ip",
+            "127.0.0.10",
+        ]);
         proxy.args(["--pod", "productpage-v1-1", "--namespace", "default", "--admin-port", &admin.to_string()]);
         proxy.args(["--health-port", &health.to_string(), "--outbound-port", &out.to_string(), "--log-level", "info"]);
         let proxy = process::spawn("sidecar", proxy, &dir.join("sidecar.log"));
         wait_for("sidecar readiness", Duration::from_secs(30), || {
-            (curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.10:{health}/healthz/ready")]) == "200").then_some(())
+            (curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.10:{health}/healthz/ready")])
+                == "200")
+                .then_some(())
         });
-        Mesh { dir, corpus, outbound: format!("http://127.0.0.10:{out}"), debug: format!("127.0.0.1:{debug}"), _cp: cp, _proxy: proxy }
+        Mesh {
+            dir,
+            corpus,
+            outbound: format!("http://127.0.0.10:{out}"),
+            debug: format!("127.0.0.1:{debug}"),
+            _cp: cp,
+            _proxy: proxy,
+        }
     }
 
     /// Installs an Istio sample VirtualService file as the routing config and waits until the
@@ -90,12 +108,17 @@ impl Mesh {
     }
 
     fn synced(&self) -> bool {
-        let out = Command::new(bin()).args(["proxy-status", "--control-plane", &self.debug]).output().expect("proxy-status");
+        let out =
+            Command::new(bin()).args(["proxy-status", "--control-plane", &self.debug]).output().expect("proxy-status");
         let text = String::from_utf8_lossy(&out.stdout);
         let row = text.lines().find(|l| l.starts_with("productpage-v1-1.default"));
         // CDS and LDS must be SYNCED; EDS/RDS may be NOT SENT when nothing asks for them.
-        let cols: Vec<&str> = row.map(|r| r.split("   ").map(str::trim).filter(|c| !c.is_empty()).collect()).unwrap_or_default();
-        cols.len() > 5 && cols[2] == "SYNCED" && cols[3] == "SYNCED" && cols[4..6].iter().all(|c| *c == "SYNCED" || *c == "NOT SENT")
+        let cols: Vec<&str> =
+            row.map(|r| r.split("   ").map(str::trim).filter(|c| !c.is_empty()).collect()).unwrap_or_default();
+        cols.len() > 5
+            && cols[2] == "SYNCED"
+            && cols[3] == "SYNCED"
+            && cols[4..6].iter().all(|c| *c == "SYNCED" || *c == "NOT SENT")
     }
 
     /// Sends `n` requests to reviews through the sidecar; returns the bodies.
@@ -138,7 +161,12 @@ fn bookinfo_routing_through_real_envoy() {
     upstreams();
     let mesh = Mesh::start("routing", corpus);
     let check = |cond: bool, what: &str| {
-        assert!(cond, "{what}\n--- control plane ---\n{}\n--- sidecar ---\n{}", mesh.log("control-plane.log"), mesh.log("sidecar.log"));
+        assert!(
+            cond,
+            "{what}\n--- control plane ---\n{}\n--- sidecar ---\n{}",
+            mesh.log("control-plane.log"),
+            mesh.log("sidecar.log")
+        );
     };
 
     mesh.route("virtual-service-all-v1.yaml");
@@ -159,4 +187,3 @@ fn bookinfo_routing_through_real_envoy() {
     check(v1 + v2 == 1000 && (750..=850).contains(&v1), &format!("80/20: v1={v1} v2={v2}"));
     mesh.cleanup();
 }
-

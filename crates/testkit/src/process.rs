@@ -60,6 +60,10 @@ pub fn envoy() -> Option<String> {
 
 /// Runs `curl` with `args`; returns stdout.
 pub fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl").args(["-s", "--max-time", "10"]).args(args).output().unwrap_or_else(|e| panic!("curl: {e}"));
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("curl: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -55,7 +55,9 @@ fn serve(stream: TcpStream, body: &str, hits: &AtomicUsize, b: &Behaviour) {
             }
         }
         let header = |name: &str| {
-            headers.iter().find_map(|h| h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+            headers.iter().find_map(|h| {
+                h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+            })
         };
         let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
         let mut sink = vec![0; len];
@@ -72,7 +74,8 @@ fn serve(stream: TcpStream, body: &str, hits: &AtomicUsize, b: &Behaviour) {
                 None => ("200 OK", format!("{body}\n")),
             }
         };
-        let resp = format!("HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{text}", text.len());
+        let resp =
+            format!("HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{text}", text.len());
         if out.write_all(resp.as_bytes()).is_err() {
             return;
         }

@@ -91,7 +91,9 @@ impl StatusBoard {
     /// Registers a connection; returns its id.
     pub fn connect(&self, node_id: &str, protocol: &'static str, admin: Option<String>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.with(|b| b.conns.insert(id, ConnStatus { node_id: node_id.into(), protocol, admin, ..ConnStatus::default() }));
+        self.with(|b| {
+            b.conns.insert(id, ConnStatus { node_id: node_id.into(), protocol, admin, ..ConnStatus::default() })
+        });
         id
     }
 

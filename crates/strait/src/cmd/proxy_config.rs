@@ -56,7 +56,10 @@ fn admin_of(control_plane: &str, proxy: &str) -> Result<String, String> {
             pod_ns == proxy || pod_ns.split('.').next() == Some(proxy)
         })
         .ok_or_else(|| format!("no proxy {proxy:?} is connected to the control plane at {control_plane}"))?;
-    row["admin"].as_str().map(str::to_string).ok_or_else(|| format!("proxy {proxy:?} did not announce its admin address"))
+    row["admin"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("proxy {proxy:?} did not announce its admin address"))
 }
 
 fn section<'a>(dump: &'a Value, ty: &str) -> Option<&'a Value> {
@@ -90,7 +93,13 @@ fn clusters(dump: &Value) -> Vec<Vec<String>> {
         let ty = c["type"].as_str().map(str::to_string).unwrap_or_else(|| "EDS".into());
         let parts: Vec<&str> = name.split('|').collect();
         rows.push(match parts.as_slice() {
-            [dir, port, subset, host] => vec![host.to_string(), port.to_string(), if subset.is_empty() { "-".into() } else { subset.to_string() }, dir.to_string(), ty],
+            [dir, port, subset, host] => vec![
+                host.to_string(),
+                port.to_string(),
+                if subset.is_empty() { "-".into() } else { subset.to_string() },
+                dir.to_string(),
+                ty,
+            ],
             _ => vec![name, "-".into(), "-".into(), "-".into(), ty],
         });
     }
@@ -127,12 +136,27 @@ fn routes(dump: &Value) -> Vec<Vec<String>> {
     for rc in statics.chain(dynamics).map(|r| &r["route_config"]) {
         for vh in rc["virtual_hosts"].as_array().into_iter().flatten() {
             let domains: Vec<String> = vh["domains"].as_array().into_iter().flatten().map(s).collect();
-            let shown = if domains.len() > 2 { format!("{} + {} more...", domains[0], domains.len() - 1) } else { domains.join(", ") };
+            let shown = if domains.len() > 2 {
+                format!("{} + {} more...", domains[0], domains.len() - 1)
+            } else {
+                domains.join(", ")
+            };
             for r in vh["routes"].as_array().into_iter().flatten() {
                 let m = &r["match"];
-                let matcher = ["prefix", "path", "safe_regex"].iter().find_map(|k| m.get(*k).map(|v| if *k == "safe_regex" { s(&v["regex"]) } else { s(v) }));
-                let vs = r["metadata"]["filter_metadata"]["istio"]["config"].as_str().and_then(|c| c.rsplit('/').next()).unwrap_or("-");
-                rows.push(vec![s(&rc["name"]), s(&vh["name"]), shown.clone(), matcher.unwrap_or_else(|| "/*".into()), vs.into()]);
+                let matcher = ["prefix", "path", "safe_regex"]
+                    .iter()
+                    .find_map(|k| m.get(*k).map(|v| if *k == "safe_regex" { s(&v["regex"]) } else { s(v) }));
+                let vs = r["metadata"]["filter_metadata"]["istio"]["config"]
+                    .as_str()
+                    .and_then(|c| c.rsplit('/').next())
+                    .unwrap_or("-");
+                rows.push(vec![
+                    s(&rc["name"]),
+                    s(&vh["name"]),
+                    shown.clone(),
+                    matcher.unwrap_or_else(|| "/*".into()),
+                    vs.into(),
+                ]);
             }
         }
     }
@@ -145,8 +169,14 @@ fn endpoints(clusters_json: &Value) -> Vec<Vec<String>> {
         for h in c["host_statuses"].as_array().into_iter().flatten() {
             let a = &h["address"]["socket_address"];
             let status = h["health_status"]["eds_health_status"].as_str().unwrap_or("HEALTHY");
-            let outlier = if h["health_status"]["failed_outlier_check"].as_bool() == Some(true) { "FAILED" } else { "OK" };
-            rows.push(vec![format!("{}:{}", s(&a["address"]), s(&a["port_value"])), status.into(), outlier.into(), s(&c["name"])]);
+            let outlier =
+                if h["health_status"]["failed_outlier_check"].as_bool() == Some(true) { "FAILED" } else { "OK" };
+            rows.push(vec![
+                format!("{}:{}", s(&a["address"]), s(&a["port_value"])),
+                status.into(),
+                outlier.into(),
+                s(&c["name"]),
+            ]);
         }
     }
     rows
@@ -188,7 +218,9 @@ fn show(args: &Args) -> Result<(), String> {
         println!("{}", serde_json::to_string_pretty(&b).unwrap_or_default());
     }
     let mut printed = false;
-    for (w, rows) in [(What::Clusters, clusters(&dump)), (What::Listeners, listeners(&dump)), (What::Routes, routes(&dump))] {
+    for (w, rows) in
+        [(What::Clusters, clusters(&dump)), (What::Listeners, listeners(&dump)), (What::Routes, routes(&dump))]
+    {
         if want(w) {
             if printed {
                 println!();
