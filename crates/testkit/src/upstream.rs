@@ -5,8 +5,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Behaviour of a test upstream.
 #[derive(Clone, Debug, Default)]
@@ -18,29 +19,39 @@ pub struct Behaviour {
 }
 
 /// A running upstream; it stops with the test process.
+#[derive(Clone)]
 pub struct Upstream {
     /// Address it listens on.
     pub addr: String,
     /// Requests served so far.
     pub hits: Arc<AtomicUsize>,
+    /// When each request arrived (the first 100,000), to measure when traffic shifted.
+    pub arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Upstream {
+    /// The first arrival at or after `t`.
+    pub fn first_arrival_after(&self, t: Instant) -> Option<Instant> {
+        self.arrivals.lock().ok()?.iter().copied().find(|a| *a >= t)
+    }
 }
 
 /// Starts an upstream on `addr` (e.g. `127.0.0.21:9080`) answering `service version`.
 pub fn spawn(addr: &str, service: &str, version: &str, behaviour: Behaviour) -> std::io::Result<Upstream> {
     let listener = TcpListener::bind(addr)?;
-    let hits = Arc::new(AtomicUsize::new(0));
+    let up = Upstream { addr: addr.to_string(), hits: Arc::default(), arrivals: Arc::default() };
     let body = format!("{service} {version}");
-    let h = hits.clone();
+    let shared = up.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let (body, h, b) = (body.clone(), h.clone(), behaviour.clone());
-            std::thread::spawn(move || serve(stream, &body, &h, &b));
+            let (body, up, b) = (body.clone(), shared.clone(), behaviour.clone());
+            std::thread::spawn(move || serve(stream, &body, &up, &b));
         }
     });
-    Ok(Upstream { addr: addr.to_string(), hits })
+    Ok(up)
 }
 
-fn serve(stream: TcpStream, body: &str, hits: &AtomicUsize, b: &Behaviour) {
+fn serve(stream: TcpStream, body: &str, up: &Upstream, b: &Behaviour) {
     let Ok(write_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     let mut out = write_half;
@@ -64,7 +75,12 @@ fn serve(stream: TcpStream, body: &str, hits: &AtomicUsize, b: &Behaviour) {
         if reader.read_exact(&mut sink).is_err() {
             return;
         }
-        let n = hits.fetch_add(1, Ordering::SeqCst);
+        let n = up.hits.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut a) = up.arrivals.lock()
+            && a.len() < 100_000
+        {
+            a.push(Instant::now());
+        }
         std::thread::sleep(b.delay);
         let (status, text) = if n < b.fail_first {
             ("503 Service Unavailable", "failing on purpose".to_string())

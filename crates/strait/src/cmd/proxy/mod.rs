@@ -147,7 +147,18 @@ fn run_envoy(a: &Args, bootstrap: &std::path::Path) -> Result<ExitCode, String> 
         let mut child = tokio::process::Command::new(&envoy)
             .arg("-c")
             .arg(bootstrap)
-            .args(["--concurrency", "1", "--disable-hot-restart", "--drain-time-s", "5", "-l", &a.log_level])
+            // Access-log lines within 200 ms (Envoy's default is 10 s), so `kubectl logs`-style
+            // tailing shows the response flags of the request just made.
+            .args([
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "--drain-time-s",
+                "5",
+                "--file-flush-interval-msec",
+                "200",
+            ])
+            .args(["-l", &a.log_level])
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| {
