@@ -79,6 +79,25 @@ kind: Pod
 metadata: {name: flaky-1, namespace: default, labels: {app: flaky}}
 spec: {containers: [{name: flaky, image: flaky, ports: [{containerPort: 9080}]}]}
 status: {podIP: 127.0.0.26}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bad, namespace: default}
+spec:
+  selector: {app: bad}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad-1, namespace: default, labels: {app: bad}}
+spec: {containers: [{name: bad, image: bad, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.27}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad-2, namespace: default, labels: {app: bad}}
+spec: {containers: [{name: bad, image: bad, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.28}
 "#;
 
 struct Mesh {
@@ -209,6 +228,9 @@ fn upstreams() -> &'static [upstream::Upstream] {
         upstream::spawn("127.0.0.25:9080", "slow", "v1", slow).expect("upstream binds");
         let flaky = Behaviour { fail_first: 2, ..Behaviour::default() };
         upstream::spawn("127.0.0.26:9080", "flaky", "v1", flaky).expect("upstream binds");
+        let broken = Behaviour { fail_first: usize::MAX, ..Behaviour::default() };
+        upstream::spawn("127.0.0.27:9080", "bad", "broken", broken).expect("upstream binds");
+        upstream::spawn("127.0.0.28:9080", "bad", "healthy", Behaviour::default()).expect("upstream binds");
         reviews.to_vec()
     })
 }
@@ -367,5 +389,82 @@ fn live_route_change_loses_no_request() {
     assert_eq!(non_200, 0, "no request failed during the change");
     assert!(served_after.is_some_and(|s| s < 1.0), "new route within 1 s of the edit: {served_after:?}");
     assert!(mesh.synced(), "proxy ACKed the change");
+    mesh.cleanup();
+}
+
+const RESILIENCE: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: slow}
+spec:
+  host: slow
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1}
+      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: bad}
+spec:
+  host: bad
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100}
+"#;
+
+#[test]
+fn circuit_breaker_and_outlier_detection_through_real_envoy() {
+    let (Some(_), Some(corpus)) = (process::envoy(), strait_testkit::istio_corpus()) else { return };
+    upstreams();
+    let mesh = Mesh::start("resilience", corpus);
+    mesh.route_yaml(RESILIENCE);
+    let check = |cond: bool, what: &str| {
+        assert!(cond, "{what}\n--- sidecar ---\n{}", mesh.log("sidecar.log"));
+    };
+
+    // maxConnections 1 + 1 pending, 10 concurrent requests to a 2 s upstream: overflow → 503 UO.
+    let urls: Vec<String> = (0..10).map(|i| format!("http://slow:9080/?i={i}")).collect();
+    let mut args = vec![
+        "--parallel",
+        "--parallel-immediate",
+        "--parallel-max",
+        "10",
+        "-x",
+        &mesh.outbound,
+        "-w",
+        "%{http_code}\n",
+    ];
+    args.extend(urls.iter().map(String::as_str));
+    let out = curl(&args);
+    let overflow = out.lines().filter(|l| *l == "503").count();
+    let ok = out.lines().filter(|l| *l == "200").count();
+    println!("circuit breaker: {ok} × 200, {overflow} × 503 of 10 concurrent requests");
+    check(overflow >= 1 && ok >= 1, &format!("expected some 503 overflows and some 200s: {out:?}"));
+    check(
+        out.contains("upstream connect error or disconnect/reset before headers. reset reason: overflow"),
+        &format!("Envoy's overflow body: {out:?}"),
+    );
+    wait_for("UO in the access log", Duration::from_secs(5), || {
+        mesh.log("sidecar.log").lines().any(|l| l.contains("\" 503 UO ")).then_some(())
+    });
+
+    // Outlier detection: one of two endpoints always fails; after it is ejected, all succeed.
+    let first = curl(&["-x", &mesh.outbound, "-w", "%{http_code}\n", "http://bad:9080/?n=[1-10]"]);
+    check(first.contains("503"), &format!("the broken endpoint was tried: {first:?}"));
+    let after = curl(&["-x", &mesh.outbound, "-w", "%{http_code}\n", "http://bad:9080/?n=[1-20]"]);
+    let codes: Vec<&str> = after.lines().filter(|l| l.len() == 3).collect();
+    check(
+        codes.len() == 20 && codes.iter().all(|c| *c == "200"),
+        &format!("after ejection every request succeeds: {after:?}"),
+    );
+    let endpoints = Command::new(bin())
+        .args(["proxy-config", "endpoints", "productpage-v1-1.default", "--control-plane", &mesh.debug])
+        .output()
+        .expect("proxy-config");
+    let table = String::from_utf8_lossy(&endpoints.stdout);
+    let row = table.lines().find(|l| l.starts_with("127.0.0.27:9080")).unwrap_or_default();
+    let err = String::from_utf8_lossy(&endpoints.stderr);
+    check(row.contains("FAILED"), &format!("proxy-config endpoints shows the ejection:\n{table}{err}"));
     mesh.cleanup();
 }
