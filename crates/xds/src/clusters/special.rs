@@ -15,7 +15,7 @@ use crate::names;
 use crate::scope::Scope;
 use envoy_types::pb::envoy::config::cluster::v3::{
     Cluster,
-    cluster::{DiscoveryType, LbPolicy},
+    cluster::{DiscoveryType, LbConfig, LbPolicy, OriginalDstLbConfig},
 };
 use envoy_types::pb::envoy::config::core::v3::HttpProtocolOptions as CommonHttpOptions;
 use envoy_types::pb::envoy::config::core::v3::{BindConfig, SocketAddress, socket_address::PortSpecifier};
@@ -39,6 +39,15 @@ pub fn passthrough(scope: &Scope<'_>) -> Cluster {
     policy::connection_pool(&mut w, &ConnectionPoolSettings::default(), &scope.registry.mesh);
     w.http().common_http_protocol_options =
         Some(CommonHttpOptions { idle_timeout: Some(Duration { seconds: 300, nanos: 0 }), ..Default::default() });
+    if !scope.proxy.captured {
+        // Capture-free: the connection's original destination is the proxy's own listener, so
+        // the destination comes from the request's authority (`curl -x … http://IP:PORT/`).
+        w.cluster.lb_config = Some(LbConfig::OriginalDstLbConfig(OriginalDstLbConfig {
+            use_http_header: true,
+            http_header_name: ":authority".into(),
+            ..Default::default()
+        }));
+    }
     w.finish()
 }
 

@@ -1,0 +1,251 @@
+//! The shared end-to-end harness: a control plane reading a temp config dir, one `strait proxy
+//! --data-plane envoy` sidecar (pod productpage-v1-1 at 127.0.0.10), and real upstream servers
+//! at 127.0.0.21–28 answering with their service and version. Each test binary uses only part
+//! of it, hence the dead-code allowance.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+pub use std::process::Command;
+pub use std::time::Duration;
+pub use strait_testkit::process::{self, Guard, curl, wait_for};
+use strait_testkit::upstream::{self, Behaviour};
+
+pub const SERVICES: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1-1, namespace: default, labels: {app: reviews, version: v1}}
+spec: {containers: [{name: reviews, image: reviews, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.21}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v2-1, namespace: default, labels: {app: reviews, version: v2}}
+spec: {containers: [{name: reviews, image: reviews, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.22}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v3-1, namespace: default, labels: {app: reviews, version: v3}}
+spec: {containers: [{name: reviews, image: reviews, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.23}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: productpage-v1-1, namespace: default, labels: {app: productpage, version: v1}}
+spec: {containers: [{name: productpage, image: productpage}]}
+status: {podIP: 127.0.0.10}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: default}
+spec:
+  selector: {app: ratings}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ratings-v1-1, namespace: default, labels: {app: ratings, version: v1}}
+spec: {containers: [{name: ratings, image: ratings, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.24}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: slow, namespace: default}
+spec:
+  selector: {app: slow}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: slow-1, namespace: default, labels: {app: slow}}
+spec: {containers: [{name: slow, image: slow, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.25}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: flaky, namespace: default}
+spec:
+  selector: {app: flaky}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: flaky-1, namespace: default, labels: {app: flaky}}
+spec: {containers: [{name: flaky, image: flaky, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.26}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bad, namespace: default}
+spec:
+  selector: {app: bad}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad-1, namespace: default, labels: {app: bad}}
+spec: {containers: [{name: bad, image: bad, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.27}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad-2, namespace: default, labels: {app: bad}}
+spec: {containers: [{name: bad, image: bad, ports: [{containerPort: 9080}]}]}
+status: {podIP: 127.0.0.28}
+"#;
+
+pub struct Mesh {
+    pub dir: PathBuf,
+    pub corpus: PathBuf,
+    pub outbound: String,
+    pub debug: String,
+    _cp: Guard,
+    _proxy: Guard,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_strait")
+}
+
+impl Mesh {
+    pub fn start(name: &str, corpus: PathBuf) -> Mesh {
+        let dir = std::env::temp_dir().join(format!("strait-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("config")).expect("temp dir");
+        std::fs::write(dir.join("config/services.yaml"), SERVICES).expect("fixture");
+        let dr = corpus.join("samples/bookinfo/networking/destination-rule-all.yaml");
+        std::fs::copy(&dr, dir.join("config/destination-rules.yaml")).expect("copy DR");
+        let (xds, debug) = (process::free_port("127.0.0.1"), process::free_port("127.0.0.1"));
+        let mut cp = Command::new(bin());
+        cp.args(["control-plane", "--config"]).arg(dir.join("config"));
+        cp.args(["--xds-address", &format!("127.0.0.1:{xds}"), "--debug-address", &format!("127.0.0.1:{debug}")]);
+        let cp = process::spawn("control plane", cp, &dir.join("control-plane.log"));
+        let (admin, health, out) =
+            (process::free_port("127.0.0.1"), process::free_port("127.0.0.10"), process::free_port("127.0.0.10"));
+        let mut proxy = Command::new(bin());
+        proxy.args([
+            "proxy",
+            "--data-plane",
+            "envoy",
+            "--xds-address",
+            &format!("127.0.0.1:{xds}"),
+            "--ip",
+            "127.0.0.10",
+        ]);
+        proxy.args(["--pod", "productpage-v1-1", "--namespace", "default", "--admin-port", &admin.to_string()]);
+        proxy.args(["--health-port", &health.to_string(), "--outbound-port", &out.to_string(), "--log-level", "info"]);
+        let proxy = process::spawn("sidecar", proxy, &dir.join("sidecar.log"));
+        wait_for("sidecar readiness", Duration::from_secs(30), || {
+            (curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.10:{health}/healthz/ready")])
+                == "200")
+                .then_some(())
+        });
+        Mesh {
+            dir,
+            corpus,
+            outbound: format!("http://127.0.0.10:{out}"),
+            debug: format!("127.0.0.1:{debug}"),
+            _cp: cp,
+            _proxy: proxy,
+        }
+    }
+
+    /// Installs an Istio sample VirtualService file as the routing config and waits until the
+    /// sidecar has ACKed it.
+    pub fn route(&self, sample: &str) {
+        let text =
+            std::fs::read_to_string(self.corpus.join("samples/bookinfo/networking").join(sample)).expect("sample");
+        self.route_yaml(&text);
+    }
+
+    /// Installs `yaml` as the routing config and waits until the sidecar has ACKed it.
+    pub fn route_yaml(&self, yaml: &str) {
+        self.apply("routes.yaml", yaml);
+    }
+
+    /// Writes (or, with empty `yaml`, removes) `file` in the config dir and waits for the sync.
+    pub fn apply(&self, file: &str, yaml: &str) {
+        let path = self.dir.join("config").join(file);
+        if yaml.is_empty() {
+            let _ = std::fs::remove_file(&path);
+        } else {
+            std::fs::write(&path, yaml).expect("write config");
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        wait_for("all proxies SYNCED", Duration::from_secs(10), || self.synced().then_some(()));
+    }
+
+    pub fn synced(&self) -> bool {
+        let out =
+            Command::new(bin()).args(["proxy-status", "--control-plane", &self.debug]).output().expect("proxy-status");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let row = text.lines().find(|l| l.starts_with("productpage-v1-1.default"));
+        // CDS and LDS must be SYNCED; EDS/RDS may be NOT SENT when nothing asks for them.
+        let cols: Vec<&str> =
+            row.map(|r| r.split("   ").map(str::trim).filter(|c| !c.is_empty()).collect()).unwrap_or_default();
+        cols.len() > 5
+            && cols[2] == "SYNCED"
+            && cols[3] == "SYNCED"
+            && cols[4..6].iter().all(|c| *c == "SYNCED" || *c == "NOT SENT")
+    }
+
+    /// Sends `n` requests to reviews through the sidecar; returns the bodies.
+    pub fn reviews(&self, n: usize, headers: &[&str]) -> Vec<String> {
+        let mut args = vec!["-x", &self.outbound];
+        for h in headers {
+            args.extend(["-H", h]);
+        }
+        let url = format!("http://reviews:9080/?n=[1-{n}]");
+        args.push(&url);
+        curl(&args).lines().map(str::to_string).collect()
+    }
+
+    /// One request to `host` through the sidecar: (status, body, seconds taken).
+    pub fn call(&self, host: &str) -> (String, String, f64) {
+        let out = curl(&["-x", &self.outbound, "-w", "\n%{http_code} %{time_total}", &format!("http://{host}:9080/")]);
+        let (body, tail) = out.rsplit_once('\n').unwrap_or(("", &out));
+        let mut parts = tail.split_whitespace();
+        let status = parts.next().unwrap_or_default().to_string();
+        let secs = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0.0);
+        (status, body.trim_end().to_string(), secs)
+    }
+
+    /// Removes the temp dir (only on success: on failure the logs stay for reading).
+    pub fn cleanup(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+}
+
+/// Starts the shared upstreams once; returns the reviews v1, v2, v3 handles.
+pub fn upstreams() -> &'static [upstream::Upstream] {
+    static REVIEWS: std::sync::OnceLock<Vec<upstream::Upstream>> = std::sync::OnceLock::new();
+    REVIEWS.get_or_init(|| {
+        let reviews = [("127.0.0.21", "v1"), ("127.0.0.22", "v2"), ("127.0.0.23", "v3")].map(|(ip, v)| {
+            upstream::spawn(&format!("{ip}:9080"), "reviews", v, Behaviour::default()).expect("upstream binds")
+        });
+        upstream::spawn("127.0.0.24:9080", "ratings", "v1", Behaviour::default()).expect("upstream binds");
+        let slow = Behaviour { delay: Duration::from_secs(2), ..Behaviour::default() };
+        upstream::spawn("127.0.0.25:9080", "slow", "v1", slow).expect("upstream binds");
+        let flaky = Behaviour { fail_first: 2, ..Behaviour::default() };
+        upstream::spawn("127.0.0.26:9080", "flaky", "v1", flaky).expect("upstream binds");
+        let broken = Behaviour { fail_first: usize::MAX, ..Behaviour::default() };
+        upstream::spawn("127.0.0.27:9080", "bad", "broken", broken).expect("upstream binds");
+        upstream::spawn("127.0.0.28:9080", "bad", "healthy", Behaviour::default()).expect("upstream binds");
+        reviews.to_vec()
+    })
+}
+
+pub fn count(bodies: &[String], needle: &str) -> usize {
+    bodies.iter().filter(|b| b.starts_with(needle)).count()
+}
