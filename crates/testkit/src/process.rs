@@ -12,7 +12,10 @@ pub struct Guard {
 }
 
 impl Drop for Guard {
+    /// Kills the whole process group (the child and anything it started, such as Envoy).
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -23,6 +26,8 @@ pub fn spawn(name: &str, mut cmd: Command, log: &std::path::Path) -> Guard {
     let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     let err = file.try_clone().unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err));
+    // Its own process group, so the guard can kill it together with its children.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     Guard { child, name: name.to_string() }
 }

@@ -97,3 +97,30 @@ fn serve(stream: TcpStream, body: &str, up: &Upstream, b: &Behaviour) {
         }
     }
 }
+
+/// Starts a TCP upstream on `addr` that writes `SERVICE VERSION\n` to every connection, then
+/// echoes what it reads (a stand-in for a database or any server-first protocol).
+pub fn spawn_tcp(addr: &str, service: &str, version: &str) -> std::io::Result<Upstream> {
+    let listener = TcpListener::bind(addr)?;
+    let up = Upstream { addr: addr.to_string(), hits: Arc::default(), arrivals: Arc::default() };
+    let greeting = format!("{service} {version}\n");
+    let shared = up.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            shared.hits.fetch_add(1, Ordering::SeqCst);
+            let greeting = greeting.clone();
+            std::thread::spawn(move || {
+                if stream.write_all(greeting.as_bytes()).is_err() {
+                    return;
+                }
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(up)
+}

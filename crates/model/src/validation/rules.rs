@@ -137,6 +137,7 @@ pub fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
     if pattern.len() > REGEX_MAX_LEN {
         return Err(format!("regex is {} bytes long; the limit is {REGEX_MAX_LEN}", pattern.len()));
     }
+    re2_repetition_limit(pattern)?;
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
@@ -148,6 +149,44 @@ pub fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
             }
             other => format!("{pattern:?} is not a valid RE2 regex: {}", one_line(&other.to_string())),
         })
+}
+
+/// RE2 (Envoy's engine, and Go's regexp behind Istio's webhook) refuses a repetition count
+/// above 1000, also as the product of nested repetitions; Rust's regex only caps compiled size,
+/// so without this check Envoy would NACK what we accept.
+fn re2_repetition_limit(pattern: &str) -> Result<(), String> {
+    use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
+    const MAX: u64 = 1000;
+    let ast = regex_syntax::ast::parse::ParserBuilder::new()
+        .nest_limit(64)
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("{pattern:?} is not a valid RE2 regex: {}", one_line(&e.to_string())))?;
+    let mut stack: Vec<(&Ast, u64)> = vec![(&ast, 1)];
+    while let Some((node, product)) = stack.pop() {
+        match node {
+            Ast::Repetition(r) => {
+                let n = match &r.op.kind {
+                    RepetitionKind::Range(
+                        RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n) | RepetitionRange::Bounded(_, n),
+                    ) => u64::from(*n),
+                    _ => 1,
+                };
+                let total = product.saturating_mul(n.max(1));
+                if n > MAX || total > MAX {
+                    return Err(format!(
+                        "{pattern:?} is not a valid RE2 regex: invalid repetition size (RE2, which Envoy uses, allows at most {MAX}, nested repetitions multiplied)"
+                    ));
+                }
+                stack.push((&r.ast, total));
+            }
+            Ast::Group(g) => stack.push((&g.ast, product)),
+            Ast::Alternation(a) => stack.extend(a.asts.iter().map(|x| (x, product))),
+            Ast::Concat(c) => stack.extend(c.asts.iter().map(|x| (x, product))),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn one_line(s: &str) -> String {
@@ -454,7 +493,14 @@ mod tests {
         assert!(compile_regex("^(.*?;)?(user=dev-123)(;.*)?").is_ok());
         assert!(compile_regex("(a").is_err());
         assert!(compile_regex("(?=x)").is_err(), "lookahead is not RE2");
+        assert!(compile_regex("/[a-z]{1000}").is_ok());
+        assert!(compile_regex("/[a-z]{1001}").unwrap_err().contains("invalid repetition size"));
+        assert!(compile_regex("(?:(?:a{20}){20}){3}").unwrap_err().contains("invalid repetition size"));
+        assert!(compile_regex("(?:a{10}){100}").is_ok());
         let err = compile_regex("((a{100}){100}){100}").unwrap_err();
+        assert!(err.contains("invalid repetition size"), "{err}");
+        // Within RE2's repetition limit but huge once compiled (Unicode classes): refused by size.
+        let err = compile_regex(r"\pL{1000}").unwrap_err();
         assert!(err.contains("too large"), "{err}");
     }
 

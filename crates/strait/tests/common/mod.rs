@@ -1,5 +1,5 @@
 //! The shared end-to-end harness: a control plane reading a temp config dir, one `strait proxy
-//! --data-plane envoy` sidecar (pod productpage-v1-1 at 127.0.0.10), and real upstream servers
+//! --data-plane envoy` sidecar (pod productpage-v1-1, each mesh on its own IP from 127.0.0.100), and real upstream servers
 //! at 127.0.0.21–28 answering with their service and version. Each test binary uses only part
 //! of it, hence the dead-code allowance.
 #![allow(dead_code)]
@@ -99,12 +99,33 @@ kind: Pod
 metadata: {name: bad-2, namespace: default, labels: {app: bad}}
 spec: {containers: [{name: bad, image: bad, ports: [{containerPort: 9080}]}]}
 status: {podIP: 127.0.0.28}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default}
+spec:
+  selector: {app: db}
+  ports: [{name: tcp-db, port: 5432}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-v1-1, namespace: default, labels: {app: db, version: v1}}
+spec: {containers: [{name: db, image: db, ports: [{containerPort: 5432}]}]}
+status: {podIP: 127.0.0.31}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-v2-1, namespace: default, labels: {app: db, version: v2}}
+spec: {containers: [{name: db, image: db, ports: [{containerPort: 5432}]}]}
+status: {podIP: 127.0.0.32}
 "#;
 
 pub struct Mesh {
     pub dir: PathBuf,
     pub corpus: PathBuf,
     pub outbound: String,
+    /// The sidecar's IP (also where capture-free TCP listeners bind).
+    pub ip: String,
     pub debug: String,
     _cp: Guard,
     _proxy: Guard,
@@ -116,6 +137,15 @@ pub fn bin() -> &'static str {
 
 impl Mesh {
     pub fn start(name: &str, corpus: PathBuf) -> Mesh {
+        Self::start_with(name, corpus, false)
+    }
+
+    /// Starts the mesh; with `delta`, the sidecar uses Delta xDS instead of State-of-the-World.
+    pub fn start_with(name: &str, corpus: PathBuf, delta: bool) -> Mesh {
+        // Each mesh's sidecar gets its own IP: tests run in parallel and TCP services bind the
+        // sidecar's IP at the service port.
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(100);
+        let ip = format!("127.0.0.{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let dir = std::env::temp_dir().join(format!("strait-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("config")).expect("temp dir");
@@ -127,30 +157,24 @@ impl Mesh {
         cp.args(["control-plane", "--config"]).arg(dir.join("config"));
         cp.args(["--xds-address", &format!("127.0.0.1:{xds}"), "--debug-address", &format!("127.0.0.1:{debug}")]);
         let cp = process::spawn("control plane", cp, &dir.join("control-plane.log"));
-        let (admin, health, out) =
-            (process::free_port("127.0.0.1"), process::free_port("127.0.0.10"), process::free_port("127.0.0.10"));
+        let (admin, health, out) = (process::free_port("127.0.0.1"), process::free_port(&ip), process::free_port(&ip));
         let mut proxy = Command::new(bin());
-        proxy.args([
-            "proxy",
-            "--data-plane",
-            "envoy",
-            "--xds-address",
-            &format!("127.0.0.1:{xds}"),
-            "--ip",
-            "127.0.0.10",
-        ]);
+        proxy.args(["proxy", "--data-plane", "envoy", "--xds-address", &format!("127.0.0.1:{xds}"), "--ip", &ip]);
         proxy.args(["--pod", "productpage-v1-1", "--namespace", "default", "--admin-port", &admin.to_string()]);
         proxy.args(["--health-port", &health.to_string(), "--outbound-port", &out.to_string(), "--log-level", "info"]);
+        if delta {
+            proxy.arg("--delta");
+        }
         let proxy = process::spawn("sidecar", proxy, &dir.join("sidecar.log"));
         wait_for("sidecar readiness", Duration::from_secs(30), || {
-            (curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.10:{health}/healthz/ready")])
-                == "200")
+            (curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("http://{ip}:{health}/healthz/ready")]) == "200")
                 .then_some(())
         });
         Mesh {
             dir,
             corpus,
-            outbound: format!("http://127.0.0.10:{out}"),
+            outbound: format!("http://{ip}:{out}"),
+            ip: ip.clone(),
             debug: format!("127.0.0.1:{debug}"),
             _cp: cp,
             _proxy: proxy,
@@ -242,6 +266,8 @@ pub fn upstreams() -> &'static [upstream::Upstream] {
         let broken = Behaviour { fail_first: usize::MAX, ..Behaviour::default() };
         upstream::spawn("127.0.0.27:9080", "bad", "broken", broken).expect("upstream binds");
         upstream::spawn("127.0.0.28:9080", "bad", "healthy", Behaviour::default()).expect("upstream binds");
+        upstream::spawn_tcp("127.0.0.31:5432", "db", "v1").expect("upstream binds");
+        upstream::spawn_tcp("127.0.0.32:5432", "db", "v2").expect("upstream binds");
         reviews.to_vec()
     })
 }

@@ -4,11 +4,12 @@
 //! (`capture_free`). Captured proxies get Istio's layout: `virtualOutbound` (15001),
 //! `0.0.0.0_PORT` / `VIP_PORT` listeners reached through original-destination, and
 //! `virtualInbound` (15006) (`captured`). Network filters are in `hcm`, the access log in
-//! `access_log`.
+//! `access_log`. Routers (gateways) get the listeners of their Gateway servers (`gateway`).
 
 pub mod access_log;
 mod capture_free;
 mod captured;
+mod gateway;
 pub mod hcm;
 
 use crate::names;
@@ -19,11 +20,15 @@ use envoy_types::pb::envoy::config::core::v3::{
     Address, SocketAddress, TrafficDirection, address, socket_address::PortSpecifier,
 };
 use envoy_types::pb::envoy::config::listener::v3::{FilterChain, Listener};
+use envoy_types::pb::google::protobuf::BoolValue;
 use strait_registry::store::namespace_of;
 use strait_registry::{Protocol, Service};
 
 /// Builds the listeners for the scope.
 pub fn build(scope: &Scope<'_>) -> Vec<Listener> {
+    if scope.proxy.id.node_type == strait_registry::NodeType::Router {
+        return gateway::build(scope);
+    }
     if scope.proxy.captured { captured::build(scope) } else { capture_free::build(scope) }
 }
 
@@ -39,12 +44,17 @@ pub(crate) fn socket(ip: &str, port: u32) -> Address {
 }
 
 /// A listener named `IP_PORT` with one filter chain.
+///
+/// `reuse_port` is off: on a shared machine a second proxy binding the same address must fail
+/// loudly (Envoy NACKs the listener, naming the address) rather than silently take a share of
+/// the first one's connections, which SO_REUSEPORT would let it do.
 pub(crate) fn listener(ip: &str, port: u32, chain: FilterChain, direction: TrafficDirection) -> Listener {
     Listener {
         name: names::listener_name(ip, port),
         address: Some(socket(ip, port)),
         filter_chains: vec![chain],
         traffic_direction: direction as i32,
+        enable_reuse_port: Some(BoolValue { value: false }),
         ..Default::default()
     }
 }

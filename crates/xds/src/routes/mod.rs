@@ -8,9 +8,10 @@
 //!
 //! Parts: `virtual_hosts` (domains, catch-all, VirtualService selection), `matching` (route
 //! matches), `action` (destinations, redirects, rewrites, mirrors, headers), `policy`
-//! (retries, faults, CORS).
+//! (retries, faults, CORS). Routers (gateways) get `gateway`'s route configs instead.
 
 pub(crate) mod action;
+pub mod gateway;
 pub(crate) mod matching;
 pub(crate) mod policy;
 pub(crate) mod virtual_hosts;
@@ -41,6 +42,9 @@ pub const CORS_FILTER: &str = "envoy.filters.http.cors";
 /// Builds the route configs for the scope: one per HTTP port, plus `http_proxy` when the proxy
 /// is capture-free.
 pub fn build(scope: &Scope<'_>) -> Vec<RouteConfiguration> {
+    if scope.proxy.id.node_type == strait_registry::NodeType::Router {
+        return gateway::build(scope);
+    }
     let mut out: Vec<_> = http_ports(scope).into_iter().map(|p| port_route_config(scope, p)).collect();
     if !scope.proxy.captured {
         out.push(http_proxy_route_config(scope));

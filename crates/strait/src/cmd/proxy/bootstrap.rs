@@ -82,6 +82,12 @@ pub fn render(s: &Settings) -> Value {
             "cds_config": ads(()),
             "lds_config": ads(())
         },
+        // Istio's runtime layer: RE2 programs up to 32768 (Envoy's default limit is 100, so
+        // ordinary route regexes would be rejected), and no global connection cap warning.
+        "layered_runtime": {"layers": [{"name": "global config", "static_layer": {
+            "re2.max_program_size.error_level": 32768,
+            "overload.global_downstream_max_connections": 2147483647
+        }}]},
         "static_resources": {
             "clusters": [static_cluster("xds-grpc", &s.xds.0, s.xds.1, true), static_cluster("admin", "127.0.0.1", s.admin_port, false)],
             "listeners": [health_listener(s)]

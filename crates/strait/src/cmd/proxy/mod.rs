@@ -144,7 +144,9 @@ fn run_envoy(a: &Args, bootstrap: &std::path::Path) -> Result<ExitCode, String> 
     let envoy = std::env::var("STRAIT_ENVOY").unwrap_or_else(|_| "envoy".into());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let mut child = tokio::process::Command::new(&envoy)
+        let mut command = tokio::process::Command::new(&envoy);
+        die_with_parent(&mut command);
+        let mut child = command
             .arg("-c")
             .arg(bootstrap)
             // Access-log lines within 200 ms (Envoy's default is 10 s), so `kubectl logs`-style
@@ -183,4 +185,21 @@ fn run_envoy(a: &Args, bootstrap: &std::path::Path) -> Result<ExitCode, String> 
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Makes the kernel send SIGTERM to Envoy when this process dies, however it dies (a SIGKILL
+/// included). Without it an orphaned Envoy keeps serving stale config, and since Envoy binds
+/// listeners with SO_REUSEPORT, it silently takes a share of the next proxy's connections.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut tokio::process::Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
+    // async-signal-safe, with constant arguments; it allocates nothing and touches no locks.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
