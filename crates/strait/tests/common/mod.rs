@@ -194,14 +194,26 @@ impl Mesh {
         self.apply("routes.yaml", yaml);
     }
 
-    /// Writes (or, with empty `yaml`, removes) `file` in the config dir and waits for the sync.
-    pub fn apply(&self, file: &str, yaml: &str) {
+    /// Writes (or, with empty `yaml`, removes) `file` in the config dir without waiting.
+    pub fn write(&self, file: &str, yaml: &str) {
         let path = self.dir.join("config").join(file);
         if yaml.is_empty() {
             let _ = std::fs::remove_file(&path);
         } else {
             std::fs::write(&path, yaml).expect("write config");
         }
+    }
+
+    /// `strait proxy-status` output.
+    pub fn proxy_status(&self) -> String {
+        let out =
+            Command::new(bin()).args(["proxy-status", "--control-plane", &self.debug]).output().expect("proxy-status");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes (or, with empty `yaml`, removes) `file` in the config dir and waits for the sync.
+    pub fn apply(&self, file: &str, yaml: &str) {
+        self.write(file, yaml);
         std::thread::sleep(Duration::from_millis(400));
         wait_for("all proxies SYNCED", Duration::from_secs(10), || self.synced().then_some(()));
     }

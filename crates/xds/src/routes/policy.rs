@@ -107,28 +107,9 @@ fn parse_retry_on(on: &str) -> (String, Vec<u32>) {
     (kinds.join(","), codes)
 }
 
-/// gRPC status names → codes.
+/// gRPC status names → codes (the model owns the table, shared with validation).
 fn grpc_code(name: &str) -> Option<u32> {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    NAMES.iter().position(|n| *n == name).and_then(|i| u32::try_from(i).ok())
+    strait_model::networking::virtual_service::grpc_status_code(name)
 }
 
 /// The fault filter's per-route config; None when neither a delay nor an abort applies.

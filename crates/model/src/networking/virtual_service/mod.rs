@@ -18,6 +18,8 @@ mod http;
 mod l4;
 mod matching;
 mod policy;
+
+pub use policy::{GRPC_STATUS, grpc_status_code};
 mod unreachable;
 
 pub use crate::types::{Percent, PortSelector, StringMatch};

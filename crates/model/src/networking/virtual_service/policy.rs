@@ -27,8 +27,14 @@ const RETRY_ON: &[&str] = &[
     "unavailable",
 ];
 
-/// The gRPC status names Istio accepts for `fault.abort.grpcStatus`.
-const GRPC_STATUS: &[&str] = &[
+/// The numeric gRPC status code for a name (`UNAVAILABLE` → 14).
+pub fn grpc_status_code(name: &str) -> Option<u32> {
+    GRPC_STATUS.iter().position(|n| *n == name).and_then(|i| u32::try_from(i).ok())
+}
+
+/// The gRPC status names Istio accepts for `fault.abort.grpcStatus`, in code order (the index
+/// is the numeric status code).
+pub const GRPC_STATUS: &[&str] = &[
     "OK",
     "CANCELLED",
     "UNKNOWN",
