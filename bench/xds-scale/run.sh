@@ -8,7 +8,9 @@
 # version. Control-plane RSS and CPU come from /proc/PID/{status,stat}. See README.md.
 #
 # usage: bench/xds-scale/run.sh [--quick] [--delta] [--clients "100 500"] [--services "100 500"]
-#                               [--streams-per-conn K] [--keep]
+#                               [--streams-per-conn K] [--kb-per-pair KB] [--keep]
+#   Cells whose estimated control-plane memory (KB x clients x services; 24 KB measured for
+#   SotW on this code base) exceeds 80% of MemAvailable are SKIPPED instead of OOM-killing the box.
 # env:   STRAIT_BIN  use this strait binary instead of building one
 #        CLIENT_BIN  use this xds-scale-client binary instead of building one
 set -euo pipefail
@@ -20,6 +22,7 @@ services_grid="100 500 1000 2000"
 delta=""
 streams_per_conn=100
 keep=""
+kb_per_pair=24
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) clients_grid="100 500"; services_grid="100 500" ;;
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
     --services) services_grid="$2"; shift ;;
     --streams-per-conn) streams_per_conn="$2"; shift ;;
     --keep) keep=1 ;;
+    --kb-per-pair) kb_per_pair="$2"; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -123,8 +127,14 @@ mode=${delta:+delta}
 echo "# strait xDS scale: ${mode:-sotw}, $streams_per_conn streams per connection, $(nproc) cores" >&2
 header="clients\tservices\tinitial_sync_s\tchange_to_last_ack_ms\trss_mb\tcpu_s\tchange_to_first_ack_ms\trss_before_mb\trss_peak_mb\tchange_cpu_s\tserver_conv_avg_ms\tall_synced\trejects"
 printf '%b\n' "$header" >"$work/results.tsv"
+mem_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 for n in $clients_grid; do
   for m in $services_grid; do
+    if [ $((kb_per_pair * n * m)) -gt $((mem_kb * 8 / 10)) ]; then
+      printf '%s\t%s\tSKIPPED (estimated %s MB > 80%% of available memory)\n' "$n" "$m" \
+        $((kb_per_pair * n * m / 1024)) | tee -a "$work/results.tsv" >&2
+      continue
+    fi
     if run_cell "$n" "$m"; then
       cat "$work/row" >>"$work/results.tsv"
       cat "$work/row" >&2

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use strait_registry::Proxy;
+use strait_xds::Snapshot;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
@@ -53,9 +54,11 @@ pub async fn serve(shared: Arc<Shared>, mut requests: Streaming<DeltaDiscoveryRe
                 if changed.is_err() { break; }
                 if let Some(c) = conn.as_mut() {
                     let published = registry.borrow_and_update().clone();
+                    // One generation per change, shared by the four types.
+                    let snap = strait_xds::generate(&published.registry, &c.proxy);
                     for ty in resources::ORDER {
                         if c.watches.contains_key(ty) {
-                            push(&shared, c, &published, ty, &tx).await;
+                            push(&shared, c, &published, &snap, ty, &tx).await;
                         }
                     }
                 }
@@ -116,15 +119,15 @@ async fn on_request(
         watch.sent.remove(n);
     }
     if changed {
-        push(shared, c, &published, &req.type_url, tx).await;
+        let snap = strait_xds::generate(&published.registry, &c.proxy);
+        push(shared, c, &published, &snap, &req.type_url, tx).await;
     }
     Ok(())
 }
 
 /// Sends what changed for `type_url` since the proxy's last known state.
-async fn push(shared: &Shared, c: &mut Conn, published: &Published, type_url: &str, tx: &Tx) {
-    let snap = strait_xds::generate(&published.registry, &c.proxy);
-    let all: BTreeMap<String, Packed> = resources::of_type(&snap, type_url);
+async fn push(shared: &Shared, c: &mut Conn, published: &Published, snap: &Snapshot, type_url: &str, tx: &Tx) {
+    let all: BTreeMap<String, Packed> = resources::of_type(snap, type_url);
     let Some(watch) = c.watches.get_mut(type_url) else { return };
     let wanted = |n: &String| watch.wildcard || watch.names.contains(n);
     let updated: Vec<Resource> = all
