@@ -120,10 +120,29 @@ fn snapshot<'a>(c: &'a mut Conn, published: &Published) -> &'a Snapshot {
 }
 
 async fn push_all(shared: &Shared, c: &mut Conn, published: &Published, tx: &Tx) {
+    // Keep the previous snapshot to decide per type whether anything changed. Structural
+    // equality, not the byte hash: prost encodes protobuf maps from HashMaps, so identical
+    // resources can encode differently and would cause spurious pushes.
+    let previous = c.snapshot.take().map(|(_, s)| s);
+    snapshot(c, published);
     for ty in resources::ORDER {
-        if c.watches.contains_key(ty) {
+        let Some(watch) = c.watches.get(ty) else { continue };
+        let unchanged = watch.hash.is_some()
+            && previous.as_ref().zip(c.snapshot.as_ref()).is_some_and(|(old, (_, new))| same_type(old, new, ty));
+        if !unchanged {
             push(shared, c, published, ty, tx).await;
         }
+    }
+}
+
+/// True when `a` and `b` hold the same resources of `type_url`.
+fn same_type(a: &Snapshot, b: &Snapshot, type_url: &str) -> bool {
+    match type_url {
+        resources::CLUSTER => a.clusters == b.clusters,
+        resources::ENDPOINT => a.endpoints == b.endpoints,
+        resources::LISTENER => a.listeners == b.listeners,
+        resources::ROUTE => a.routes == b.routes,
+        _ => false,
     }
 }
 
