@@ -21,14 +21,7 @@ fn routing_scenario(name: &str, delta: bool) {
     let (Some(_), Some(corpus)) = (process::envoy(), strait_testkit::istio_corpus()) else { return };
     upstreams();
     let mesh = Mesh::start_with(name, corpus, delta);
-    let check = |cond: bool, what: &str| {
-        assert!(
-            cond,
-            "{what}\n--- control plane ---\n{}\n--- sidecar ---\n{}",
-            mesh.log("control-plane.log"),
-            mesh.log("sidecar.log")
-        );
-    };
+    let check = |cond: bool, what: &str| mesh.check(cond, what);
 
     mesh.route("virtual-service-all-v1.yaml");
     let bodies = mesh.reviews(50, &[]);
@@ -89,14 +82,7 @@ fn faults_timeouts_and_retries_through_real_envoy() {
     upstreams();
     let mesh = Mesh::start("faults", corpus);
     mesh.route_yaml(FAULTS);
-    let check = |cond: bool, what: &str| {
-        assert!(
-            cond,
-            "{what}\n--- control plane ---\n{}\n--- sidecar ---\n{}",
-            mesh.log("control-plane.log"),
-            mesh.log("sidecar.log")
-        );
-    };
+    let check = |cond: bool, what: &str| mesh.check(cond, what);
 
     // Fault abort: 503 with Envoy's body, and FI in Istio's access log.
     let out = curl(&["-x", &mesh.outbound, "-H", "end-user: jason", "-w", "\n%{http_code}", "http://ratings:9080/"]);
@@ -196,9 +182,7 @@ fn circuit_breaker_and_outlier_detection_through_real_envoy() {
     upstreams();
     let mesh = Mesh::start("resilience", corpus);
     mesh.route_yaml(RESILIENCE);
-    let check = |cond: bool, what: &str| {
-        assert!(cond, "{what}\n--- sidecar ---\n{}", mesh.log("sidecar.log"));
-    };
+    let check = |cond: bool, what: &str| mesh.check(cond, what);
 
     // maxConnections 1 + 1 pending, 10 concurrent requests to a 2 s upstream: overflow → 503 UO.
     let urls: Vec<String> = (0..10).map(|i| format!("http://slow:9080/?i={i}")).collect();

@@ -37,14 +37,7 @@ fn outbound_traffic_policy_through_real_envoy() {
     upstream::spawn("127.0.0.60:8080", "external-api", "v1", Behaviour::default()).expect("upstream binds");
     upstream::spawn("127.0.0.61:8080", "unregistered", "v1", Behaviour::default()).expect("upstream binds");
     let mesh = Mesh::start("egress", corpus);
-    let check = |cond: bool, what: &str| {
-        assert!(
-            cond,
-            "{what}\n--- control plane ---\n{}\n--- sidecar ---\n{}",
-            mesh.log("control-plane.log"),
-            mesh.log("sidecar.log")
-        );
-    };
+    let check = |cond: bool, what: &str| mesh.check(cond, what);
     let get = |url: &str| curl(&["-x", &mesh.outbound, "-w", "\n%{http_code}", url]);
 
     // ALLOW_ANY (Istio's default): an unknown destination passes through.

@@ -204,6 +204,16 @@ impl Mesh {
         }
     }
 
+    /// Asserts `cond`; on failure the message carries both processes' logs.
+    pub fn check(&self, cond: bool, what: &str) {
+        assert!(
+            cond,
+            "{what}\n--- control plane ---\n{}\n--- sidecar ---\n{}",
+            self.log("control-plane.log"),
+            self.log("sidecar.log")
+        );
+    }
+
     /// `strait proxy-status` output.
     pub fn proxy_status(&self) -> String {
         let out =
