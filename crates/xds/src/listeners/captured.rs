@@ -63,7 +63,7 @@ fn not_bound(mut l: Listener) -> Listener {
 }
 
 fn virtual_outbound(scope: &Scope<'_>) -> Listener {
-    let allow = scope.registry.mesh.effective_outbound_mode() != OutboundMode::RegistryOnly;
+    let allow = scope.outbound_mode() != OutboundMode::RegistryOnly;
     let cluster = if allow { names::PASSTHROUGH_CLUSTER } else { names::BLACKHOLE_CLUSTER };
     let mut passthrough = chain(tcp_proxy_filter(cluster.into(), vec![(cluster.into(), 1)]));
     passthrough.name = "PassthroughFilterChain".into();

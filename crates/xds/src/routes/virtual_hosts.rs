@@ -121,7 +121,7 @@ pub(crate) fn set_timeout(act: &mut RouteAction, timeout: Duration) {
 /// The catch-all virtual host for hosts no service claims: `allow_any` → PassthroughCluster
 /// under ALLOW_ANY, `block_all` → 502 under REGISTRY_ONLY.
 pub(crate) fn catch_all(scope: &Scope<'_>) -> VirtualHost {
-    let allow = scope.registry.mesh.effective_outbound_mode() != OutboundMode::RegistryOnly;
+    let allow = scope.outbound_mode() != OutboundMode::RegistryOnly;
     let name = if allow { names::ALLOW_ANY_VHOST } else { names::BLOCK_ALL_VHOST };
     let action = if allow {
         let mut act = RouteAction {
