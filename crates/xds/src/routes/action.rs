@@ -143,6 +143,8 @@ pub(crate) fn forward(ctx: &Ctx<'_, '_>, http: &HttpRoute, authority: Option<Str
             Some(ClusterSpecifier::WeightedClusters(WeightedCluster { clusters, ..Default::default() }));
     }
     action.host_rewrite_specifier = authority.map(HostRewriteSpecifier::HostRewriteLiteral);
+    let live_or_first = http.route.iter().filter(|d| http.route.len() == 1 || d.weight.unwrap_or(0) > 0);
+    action.hash_policy = super::hash::for_route(ctx, live_or_first.filter_map(|d| d.destination.as_ref()));
     (action, dest_ops)
 }
 

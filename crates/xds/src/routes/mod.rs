@@ -12,6 +12,7 @@
 
 pub(crate) mod action;
 pub mod gateway;
+mod hash;
 pub(crate) mod matching;
 pub(crate) mod policy;
 pub(crate) mod virtual_hosts;
@@ -27,7 +28,7 @@ use envoy_types::pb::envoy::config::route::v3::{
 };
 use envoy_types::pb::google::protobuf::{BoolValue, UInt32Value};
 use std::collections::BTreeSet;
-use strait_model::networking::virtual_service::{HttpMatchRequest, HttpRoute};
+use strait_model::networking::virtual_service::{Destination, HttpMatchRequest, HttpRoute};
 use strait_registry::store::{name_of, namespace_of};
 use strait_registry::{Protocol, Service};
 use virtual_hosts::{no_timeout, set_timeout};
@@ -113,7 +114,14 @@ fn service_routes(scope: &Scope<'_>, svc: &Service, port: u32) -> Vec<Route> {
     let vss = virtual_hosts::virtual_services_for(scope, &svc.hostname);
     let with_http: Vec<_> = vss.into_iter().filter(|vs| !vs.spec.http.is_empty()).collect();
     if with_http.is_empty() {
-        return vec![default_route(&names::outbound_cluster(port, "", &svc.hostname), port)];
+        let mut route = default_route(&names::outbound_cluster(port, "", &svc.hostname), port);
+        // A DestinationRule's consistent hash applies to the default route too.
+        let ctx = Ctx { scope, namespace: &svc.namespace, port };
+        let dest = Destination { host: svc.hostname.clone(), ..Default::default() };
+        if let Some(route::Action::Route(action)) = route.action.as_mut() {
+            action.hash_policy = hash::for_route(&ctx, std::iter::once(&dest));
+        }
+        return vec![route];
     }
     let mut out = Vec::new();
     for vs in with_http {
