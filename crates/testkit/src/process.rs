@@ -72,3 +72,26 @@ pub fn curl(args: &[&str]) -> String {
         .unwrap_or_else(|e| panic!("curl: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs `envoy --mode validate` on a bootstrap file (JSON, YAML or binary `.pb`), in `cwd` so
+/// relative certificate paths resolve there: `Err(Envoy's output)` unless Envoy accepts it.
+pub fn envoy_validate(envoy: &str, config: &std::path::Path, cwd: &std::path::Path) -> Result<(), String> {
+    let out = Command::new(envoy)
+        .args(["--mode", "validate", "--log-level", "error", "--disable-hot-restart", "-c"])
+        .arg(config)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| format!("envoy did not run: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// A fresh, empty directory under the system temp dir, unique to this test process.
+pub fn tempdir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("strait-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}

@@ -399,8 +399,8 @@ fn rules_for_one_host_merge() {
 
 #[test]
 fn envoy_accepts_generated_clusters() {
-    let Some(envoy) = envoy_binary() else { return };
-    let dir = tempdir("clusters");
+    let Some(envoy) = strait_testkit::process::envoy() else { return };
+    let dir = strait_testkit::process::tempdir("xds-clusters");
     let (ca, cert, key) = test_certs(&dir);
     let spec = format!(
         "trafficPolicy:\n    connectionPool: {{tcp: {{maxConnections: 10, tcpKeepalive: {{time: 60s}}}}, http: {{maxRequestsPerConnection: 5, idleTimeout: 10s, http2MaxRequests: 7}}}}\n    outlierDetection: {{consecutive5xxErrors: 3, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}}\n    loadBalancer: {{simple: ROUND_ROBIN, warmup: {{duration: 10s}}}}\n  subsets:\n  - {{name: v1, labels: {{version: v1}}, trafficPolicy: {{loadBalancer: {{consistentHash: {{useSourceIp: true, maglev: {{tableSize: 65537}}}}}}}}}}\n  - {{name: v2, labels: {{version: v2}}, trafficPolicy: {{tls: {{mode: MUTUAL, clientCertificate: {cert}, privateKey: {key}, caCertificates: {ca}, subjectAltNames: [reviews.example]}}}}}}\n  - {{name: v3, labels: {{version: v3}}, trafficPolicy: {{tls: {{mode: SIMPLE, caCertificates: {ca}, sni: reviews.example}}, loadBalancer: {{consistentHash: {{httpHeaderName: x-user}}}}}}}}"

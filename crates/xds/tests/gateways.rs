@@ -367,11 +367,8 @@ fn inline_routes(mut l: Listener, rcs: &[RouteConfiguration]) -> Listener {
 
 #[test]
 fn envoy_accepts_gateway_listeners_and_routes() {
-    if strait_testkit::process::envoy().is_none() {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("strait-gw-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let Some(envoy) = strait_testkit::process::envoy() else { return };
+    let dir = strait_testkit::process::tempdir("gw-validate");
     let ok = std::process::Command::new("openssl")
         .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bookinfo.example.com"])
         .arg("-keyout")
@@ -396,13 +393,8 @@ fn envoy_accepts_gateway_listeners_and_routes() {
         };
         let file = dir.join(format!("bootstrap-{captured}.pb"));
         std::fs::write(&file, bootstrap.encode_to_vec()).expect("write bootstrap");
-        let out = std::process::Command::new("envoy")
-            .args(["--mode", "validate", "--log-level", "error", "--config-path"])
-            .arg(&file)
-            .output()
-            .expect("run envoy");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "envoy rejected the gateway config (captured={captured}):\n{text}");
+        let result = strait_testkit::process::envoy_validate(&envoy, &file, &dir);
+        assert!(result.is_ok(), "envoy rejected the gateway config (captured={captured}):\n{}", result.unwrap_err());
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

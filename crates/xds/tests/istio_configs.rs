@@ -244,14 +244,14 @@ fn summarize(title: &str, snap: &Snapshot) -> String {
 }
 
 /// Generates for `p`, summarises, and asks Envoy; returns (summary, Envoy's verdict).
-fn check(reg: &Registry, p: &Proxy, envoy: Option<&Path>, dir: &Path, tag: &str) -> (String, Result<(), String>) {
+fn check(reg: &Registry, p: &Proxy, envoy: Option<&str>, dir: &Path, tag: &str) -> (String, Result<(), String>) {
     let snap = strait_xds::generate(reg, p);
     let kind = if p.id.node_type == NodeType::Router { "router" } else { "sidecar" };
     let summary = summarize(&format!("{kind} {}", p.id), &snap);
     let verdict = envoy.map_or(Ok(()), |envoy| {
         let path = dir.join(format!("{tag}-{kind}.pb"));
         std::fs::write(&path, support::snapshot_bootstrap(&snap, &p.id.to_string())).expect("write bootstrap");
-        support::envoy_validate(envoy, &path, dir)
+        strait_testkit::process::envoy_validate(envoy, &path, dir)
     });
     (summary, verdict)
 }
@@ -265,8 +265,8 @@ fn istio_test_configs_translate_and_envoy_accepts_them() {
     let Some(corpus) = strait_testkit::istio_corpus() else { return };
     let files = strait_testkit::files_under(&corpus.join("tests/testdata/config"), &[".yaml", ".yml"]);
     assert!(files.len() >= 30, "expected Istio's 30 test configs, found {}", files.len());
-    let envoy = support::envoy_binary();
-    let dir = support::tempdir("istio-configs");
+    let envoy = strait_testkit::process::envoy();
+    let dir = strait_testkit::process::tempdir("xds-istio-configs");
     write_certs(&dir);
     let update = std::env::var("STRAIT_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let (mut rejected, mut stale, mut accepted) = (Vec::new(), Vec::new(), 0);

@@ -159,12 +159,7 @@ fn bootstrap(reg: &Registry, p: &Proxy) -> Bootstrap {
 
 #[test]
 fn envoy_accepts_listeners_and_routes() {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if std::process::Command::new("envoy").arg("--version").output().is_err() {
-        assert!(!in_ci, "envoy must be on PATH under CI=true");
-        eprintln!("SKIP: envoy not on PATH");
-        return;
-    }
+    let Some(envoy) = strait_testkit::process::envoy() else { return };
     let mut reg = bookinfo();
     add_yaml(
         &mut reg,
@@ -190,21 +185,14 @@ spec:
     route: [{destination: {host: reviews, subset: v1}}]
 "#,
     );
-    let dir = std::env::temp_dir().join(format!("strait-lds-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let dir = strait_testkit::process::tempdir("lds-validate");
     for captured in [false, true] {
         let mut p = proxy("127.0.0.10", "default");
         p.captured = captured;
         let file = dir.join(format!("bootstrap-{captured}.pb"));
         std::fs::write(&file, bootstrap(&reg, &p).encode_to_vec()).expect("write bootstrap");
-        let out = std::process::Command::new("envoy")
-            .args(["--mode", "validate", "--config-path"])
-            .arg(&file)
-            .args(["--log-level", "error"])
-            .output()
-            .expect("run envoy");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "envoy rejected the config (captured={captured}):\n{text}");
+        let result = strait_testkit::process::envoy_validate(&envoy, &file, &dir);
+        assert!(result.is_ok(), "envoy rejected the config (captured={captured}):\n{}", result.unwrap_err());
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,32 +19,10 @@ use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
     http_protocol_options::explicit_http_config::ProtocolConfig,
 };
 use prost::Message;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use strait_xds::Snapshot;
 use strait_xds::clusters::HTTP_PROTOCOL_OPTIONS;
 use strait_xds::listeners::hcm::{self, Direction, Routes};
-
-/// `envoy` on PATH; `None` (skip) locally without it, a failure under `CI=true`.
-pub fn envoy_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("envoy"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "envoy not on PATH; under CI=true this is a failure");
-        eprintln!("SKIP: envoy not on PATH");
-    }
-    found
-}
-
-/// A fresh directory under the system temp dir.
-pub fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strait-xds-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn static_cluster(name: String, cla: ClusterLoadAssignment) -> Cluster {
     Cluster {
@@ -140,19 +118,4 @@ pub fn write_cert(cert: &Path, key: &Path) {
         .output()
         .expect("openssl runs");
     assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Runs `envoy --mode validate` on `config` in `cwd` (relative certificate paths resolve
-/// there): `Err(Envoy's output)` unless it accepts it.
-pub fn envoy_validate(envoy: &Path, config: &Path, cwd: &Path) -> Result<(), String> {
-    let out = std::process::Command::new(envoy)
-        .args(["--mode", "validate", "--log-level", "error", "--disable-hot-restart", "-c"])
-        .arg(config)
-        .current_dir(cwd)
-        .output()
-        .map_err(|e| format!("envoy did not run: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
