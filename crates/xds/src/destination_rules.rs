@@ -70,7 +70,12 @@ impl<'a> Index<'a> {
                     Some(_) => vec![".".to_string()],
                     None => object.spec.export_to.clone(),
                 };
-                Entry { object, namespace, host: resolve_host(&object.spec.host, namespace, domain), export }
+                Entry {
+                    object,
+                    namespace,
+                    host: strait_registry::hosts::fqdn(&object.spec.host, namespace, domain),
+                    export,
+                }
             })
             .collect();
         // Selector rules first, then oldest first, then by name and namespace: the first rule's
@@ -132,15 +137,6 @@ impl<'a> Index<'a> {
 /// Finds the rule for `host` in one call (builds an [`Index`]; prefer the index for many hosts).
 pub fn lookup(registry: &Registry, proxy: &Proxy, host: &str, service_namespace: &str) -> Option<Applied> {
     Index::new(registry).lookup(proxy, host, service_namespace, Direction::Outbound)
-}
-
-/// Istio's `ResolveShortnameToFQDN`: a host without a dot is a Kubernetes short name.
-pub fn resolve_host(host: &str, namespace: &str, domain: &str) -> String {
-    if host == "*" || host.contains('.') || host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}.{namespace}.svc.{domain}")
-    }
 }
 
 /// True when the (possibly wildcard) rule host `pattern` covers `host`.
@@ -262,9 +258,12 @@ mod tests {
 
     #[test]
     fn hosts_resolve_and_match_like_istio() {
-        assert_eq!(resolve_host("reviews", "bookinfo", "cluster.local"), "reviews.bookinfo.svc.cluster.local");
-        assert_eq!(resolve_host("*.example.com", "x", "cluster.local"), "*.example.com");
-        assert_eq!(resolve_host("*", "x", "cluster.local"), "*");
+        assert_eq!(
+            strait_registry::hosts::fqdn("reviews", "bookinfo", "cluster.local"),
+            "reviews.bookinfo.svc.cluster.local"
+        );
+        assert_eq!(strait_registry::hosts::fqdn("*.example.com", "x", "cluster.local"), "*.example.com");
+        assert_eq!(strait_registry::hosts::fqdn("*", "x", "cluster.local"), "*");
         assert!(host_matches("*.example.com", "a.b.example.com"));
         assert!(!host_matches("*.example.com", "example.com"));
         assert!(host_matches("*", "anything"));
