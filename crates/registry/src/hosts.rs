@@ -6,6 +6,17 @@
 use crate::{Registry, Service};
 use std::net::IpAddr;
 
+/// True when a (possibly wildcard) host `pattern` covers `host`: `*` covers everything,
+/// `*.example.com` covers any name ending in `.example.com` (not `example.com` itself), anything
+/// else must be equal. Used for VirtualService, DestinationRule and Sidecar egress hosts.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some("") => true,
+        Some(suffix) => host.len() > suffix.len() && host.ends_with(suffix),
+        None => pattern == host,
+    }
+}
+
 /// The fully qualified host for `host` written in config of `namespace`: `reviews` in
 /// `default` is `reviews.default.svc.cluster.local`; `reviews.default`, `*.example.com`, `*`
 /// and IP addresses are returned unchanged (Istio only completes names without a dot).

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use strait_model::Object;
 use strait_model::networking::destination_rule::DestinationRule;
+pub use strait_registry::hosts::host_matches;
 use strait_registry::store::{name_of, namespace_of};
 use strait_registry::{Proxy, Registry};
 
@@ -137,17 +138,6 @@ impl<'a> Index<'a> {
 /// Finds the rule for `host` in one call (builds an [`Index`]; prefer the index for many hosts).
 pub fn lookup(registry: &Registry, proxy: &Proxy, host: &str, service_namespace: &str) -> Option<Applied> {
     Index::new(registry).lookup(proxy, host, service_namespace, Direction::Outbound)
-}
-
-/// True when the (possibly wildcard) rule host `pattern` covers `host`.
-pub fn host_matches(pattern: &str, host: &str) -> bool {
-    if pattern == host || pattern == "*" {
-        return true;
-    }
-    match pattern.strip_prefix('*') {
-        Some(suffix) => host.len() > suffix.len() && host.ends_with(suffix),
-        None => false,
-    }
 }
 
 /// Exact host first, else the longest wildcard that covers it.

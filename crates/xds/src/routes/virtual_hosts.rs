@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use strait_model::Object;
 use strait_model::mesh::OutboundMode;
 use strait_model::networking::virtual_service::VirtualService;
+use strait_registry::hosts::host_matches;
 use strait_registry::store::{name_of, namespace_of};
 use strait_registry::{Origin, Service};
 
@@ -26,15 +27,6 @@ pub(crate) fn dns_domain<'a>(scope: &'a Scope<'_>) -> &'a str {
 /// the VirtualService's namespace (`reviews` → `reviews.NS.svc.cluster.local`).
 pub(crate) fn fqdn(host: &str, namespace: &str, domain: &str) -> String {
     strait_registry::hosts::fqdn(host, namespace, domain)
-}
-
-/// True when VirtualService host `pattern` (already resolved) covers service `hostname`.
-fn host_matches(pattern: &str, hostname: &str) -> bool {
-    match pattern.strip_prefix('*') {
-        Some("") => true,
-        Some(suffix) => hostname.ends_with(suffix) && hostname.len() > suffix.len(),
-        None => pattern == hostname,
-    }
 }
 
 /// True when the VirtualService's `exportTo` lets a proxy in `ns` see it (empty = everyone).
