@@ -283,7 +283,7 @@ pub fn decode_with_recovery<T>(
             }
             Err(e) => {
                 let path = tracked_path(&track.path());
-                let (at, message, removable) = crate::messages::classify(&path, &e.to_string(), &value);
+                let (at, message, removable) = crate::messages::classify(&path, &e.to_string());
                 if !removable || removed.iter().any(|r| crate::same_path(r, &at)) {
                     let is_fallout =
                         message.starts_with("Required value") && removed.iter().any(|r| crate::same_path(r, &at));

@@ -50,12 +50,11 @@ fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
 /// Valid field names of the object at `parent` in a document of `kind`.
 pub fn field_names(kind: Kind, parent: &FieldPath) -> Vec<String> {
     let Some(root) = root_schema(kind) else { return Vec::new() };
-    let mut segments: &[Segment] = &parent.0;
-    if !kind.is_istio() || segments.first() != Some(&Segment::Field("metadata".into())) {
-        // whole-document schema
-    } else {
-        segments = &segments[1..];
-    }
+    // Istio kinds reach here only for `metadata`, whose schema is ObjectMeta's own root.
+    let segments: &[Segment] = match parent.0.split_first() {
+        Some((Segment::Field(f), rest)) if kind.is_istio() && f == "metadata" => rest,
+        _ => &parent.0,
+    };
     let mut node = resolve(&root, &root);
     for seg in segments {
         let next = match seg {

@@ -3,7 +3,6 @@
 //! a "did you mean" hint. Also decides where the error sits and whether removing the
 //! offending value lets decoding continue.
 
-use serde_json::Value;
 use strait_model::suggest::did_you_mean;
 use strait_model::{FieldPath, Segment};
 
@@ -31,7 +30,7 @@ fn backticked(s: &str) -> Vec<&str> {
 }
 
 /// Returns (where, message, whether removing the value at `where` may let decoding go on).
-pub fn classify(path: &FieldPath, raw: &str, _doc: &Value) -> (FieldPath, String, bool) {
+pub fn classify(path: &FieldPath, raw: &str) -> (FieldPath, String, bool) {
     if let Some(rest) = raw.strip_prefix("unknown field ") {
         let names = backticked(rest);
         let Some((field, expected)) = names.split_first() else { return (path.clone(), raw.to_string(), false) };
@@ -84,13 +83,12 @@ mod tests {
     #[test]
     fn rewrites_serde_messages() {
         let p = FieldPath::parse("spec.mtls.mode");
-        let (_, m, _) = classify(&p, "unknown variant `BLAH`, expected one of `UNSET`, `DISABLE`", &Value::Null);
+        let (_, m, _) = classify(&p, "unknown variant `BLAH`, expected one of `UNSET`, `DISABLE`");
         assert_eq!(m, "Unsupported value: \"BLAH\": supported values: \"UNSET\", \"DISABLE\"");
-        let (at, m, _) =
-            classify(&FieldPath::parse("spec"), "unknown field `host`, expected one of `hosts`, `http`", &Value::Null);
+        let (at, m, _) = classify(&FieldPath::parse("spec"), "unknown field `host`, expected one of `hosts`, `http`");
         assert_eq!(at.to_string(), "spec.host");
         assert_eq!(m, "unknown field \"host\"; did you mean \"hosts\"?");
-        let (at, m, removable) = classify(&FieldPath::parse("spec"), "missing field `host`", &Value::Null);
+        let (at, m, removable) = classify(&FieldPath::parse("spec"), "missing field `host`");
         assert_eq!((at.to_string(), m.as_str(), removable), ("spec.host".into(), "Required value", false));
     }
 }

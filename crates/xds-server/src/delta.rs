@@ -77,12 +77,9 @@ async fn on_request(
     tx: &Tx,
 ) -> Result<(), String> {
     if conn.is_none() {
-        let node = req.node.as_ref().ok_or("the first request must carry a node")?;
-        let published = shared.registry.borrow().clone();
-        let proxy = crate::node::proxy_for(node, &published.registry)?;
-        let id = shared.status.connect(&node.id, "delta", crate::node::admin_address(node));
-        tracing::info!(proxy = %node.id, "ADS (delta) connected");
-        *conn = Some(Conn { id, connected_at_version: published.version, proxy, watches: HashMap::new(), nonce: 0 });
+        let a = crate::node::accept(shared, req.node.as_ref(), "delta")?;
+        *conn =
+            Some(Conn { id: a.id, connected_at_version: a.version, proxy: a.proxy, watches: HashMap::new(), nonce: 0 });
     }
     let Some(c) = conn.as_mut() else { return Ok(()) };
     let ty = resources::short(&req.type_url);

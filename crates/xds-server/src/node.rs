@@ -50,3 +50,24 @@ pub fn proxy_for(node: &Node, registry: &Registry) -> Result<Proxy, String> {
 pub fn admin_address(node: &Node) -> Option<String> {
     string(node.metadata.as_ref()?, "ADMIN_ADDRESS")
 }
+
+/// A newly accepted ADS stream: its status-board id, its proxy, and the registry version
+/// current when it connected (changes after it count towards convergence time).
+pub struct Accepted {
+    /// Status-board id.
+    pub id: u64,
+    /// The proxy.
+    pub proxy: Proxy,
+    /// Registry version at connect time.
+    pub version: u64,
+}
+
+/// Accepts a stream on its first request (which must carry the node), for either protocol.
+pub fn accept(shared: &crate::Shared, node: Option<&Node>, protocol: &'static str) -> Result<Accepted, String> {
+    let node = node.ok_or("the first request must carry a node")?;
+    let published = shared.registry.borrow().clone();
+    let proxy = proxy_for(node, &published.registry)?;
+    let id = shared.status.connect(&node.id, protocol, admin_address(node));
+    tracing::info!(proxy = %node.id, protocol, "ADS connected");
+    Ok(Accepted { id, proxy, version: published.version })
+}

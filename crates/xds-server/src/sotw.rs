@@ -68,15 +68,11 @@ pub async fn serve(shared: Arc<Shared>, mut requests: Streaming<DiscoveryRequest
 
 async fn on_request(shared: &Shared, conn: &mut Option<Conn>, req: DiscoveryRequest, tx: &Tx) -> Result<(), String> {
     if conn.is_none() {
-        let node = req.node.as_ref().ok_or("the first request must carry a node")?;
-        let published = shared.registry.borrow().clone();
-        let proxy = crate::node::proxy_for(node, &published.registry)?;
-        let id = shared.status.connect(&node.id, "sotw", crate::node::admin_address(node));
-        tracing::info!(proxy = %node.id, "ADS (SotW) connected");
+        let a = crate::node::accept(shared, req.node.as_ref(), "sotw")?;
         *conn = Some(Conn {
-            id,
-            connected_at_version: published.version,
-            proxy,
+            id: a.id,
+            connected_at_version: a.version,
+            proxy: a.proxy,
             watches: HashMap::new(),
             snapshot: None,
             nonce: 0,

@@ -17,3 +17,8 @@ pub fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
+
+/// `POD.NAMESPACE` from a node id (`sidecar~IP~POD.NS~DOMAIN`), as proxy-status names proxies.
+pub fn proxy_name(node_id: &str) -> &str {
+    node_id.split('~').nth(2).unwrap_or(node_id)
+}

@@ -52,7 +52,7 @@ fn admin_of(control_plane: &str, proxy: &str) -> Result<String, String> {
         .into_iter()
         .flatten()
         .find(|r| {
-            let pod_ns = r["proxy"].as_str().and_then(|id| id.split('~').nth(2)).unwrap_or_default();
+            let pod_ns = super::proxy_name(r["proxy"].as_str().unwrap_or_default());
             pod_ns == proxy || pod_ns.split('.').next() == Some(proxy)
         })
         .ok_or_else(|| format!("no proxy {proxy:?} is connected to the control plane at {control_plane}"))?;

@@ -22,15 +22,6 @@ enum Format {
     Json,
 }
 
-fn name_of(node_id: &str) -> String {
-    strait_registry_name(node_id).unwrap_or_else(|| node_id.to_string())
-}
-
-fn strait_registry_name(node_id: &str) -> Option<String> {
-    let pod_ns = node_id.split('~').nth(2)?;
-    Some(pod_ns.to_string())
-}
-
 /// Runs the command.
 pub fn run(args: &Args) -> ExitCode {
     let rows: Value = match super::http::get(&args.control_plane, "/debug/syncz") {
@@ -57,7 +48,7 @@ pub fn run(args: &Args) -> ExitCode {
         let proxy = r["proxy"].as_str().unwrap_or_default();
         let state = |t: &str| r["state"][t].as_str().unwrap_or("NOT SENT").to_string();
         table.push(vec![
-            name_of(proxy),
+            super::proxy_name(proxy).to_string(),
             "Kubernetes".into(),
             state("CDS"),
             state("LDS"),
@@ -69,7 +60,7 @@ pub fn run(args: &Args) -> ExitCode {
         ]);
         if let Some(m) = r["nacks"].as_object() {
             for (ty, msg) in m {
-                nacks.push(format!("{} {ty} NACK: {}", name_of(proxy), msg.as_str().unwrap_or_default()));
+                nacks.push(format!("{} {ty} NACK: {}", super::proxy_name(proxy), msg.as_str().unwrap_or_default()));
             }
         }
     }
