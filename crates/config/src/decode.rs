@@ -219,9 +219,10 @@ fn decode_supported(
 
 /// Istio's CRDs require `spec` for ServiceEntry, WorkloadEntry and WorkloadGroup; for the other
 /// Istio kinds a missing spec is an empty one (an AuthorizationPolicy without spec denies all).
-fn spec_presence(kind: Kind, value: &Value) -> Result<Value, &'static str> {
+fn spec_presence(kind: Kind, value: &Value) -> Result<std::borrow::Cow<'_, Value>, &'static str> {
+    use std::borrow::Cow;
     if !kind.is_istio() {
-        return Ok(value.clone());
+        return Ok(Cow::Borrowed(value));
     }
     let required = matches!(kind, Kind::ServiceEntry | Kind::WorkloadEntry | Kind::WorkloadGroup);
     match value.get("spec") {
@@ -232,9 +233,9 @@ fn spec_presence(kind: Kind, value: &Value) -> Result<Value, &'static str> {
             if let Some(m) = v.as_object_mut() {
                 m.insert("spec".into(), Value::Object(Default::default()));
             }
-            Ok(v)
+            Ok(Cow::Owned(v))
         }
-        Some(_) => Ok(value.clone()),
+        Some(_) => Ok(Cow::Borrowed(value)),
     }
 }
 
@@ -262,14 +263,15 @@ pub fn decode_with_recovery<T>(
     value: &Value,
     decode: impl Fn(&mut dyn ErasedDe) -> Result<T, serde_json::Error>,
 ) -> (Option<T>, Vec<(FieldPath, String)>) {
-    let mut value = value.clone();
+    // Borrowed until the first error: only a document that needs pruning is copied.
+    let mut value = std::borrow::Cow::Borrowed(value);
     let mut errors = Vec::new();
     let mut removed: Vec<FieldPath> = Vec::new();
     for _ in 0..MAX_STRUCTURAL {
         let mut track = serde_path_to_error::Track::new();
         let mut ignored: Vec<FieldPath> = Vec::new();
         let result = {
-            let de = serde_path_to_error::Deserializer::new(&value, &mut track);
+            let de = serde_path_to_error::Deserializer::new(value.as_ref(), &mut track);
             let mut on_ignored = |p: serde_ignored::Path<'_>| ignored.push(ignored_path(&p));
             let mut de = Erased { de: Some(serde_ignored::Deserializer::new(de, &mut on_ignored)) };
             decode(&mut de)
@@ -293,7 +295,7 @@ pub fn decode_with_recovery<T>(
                     return (None, errors);
                 }
                 errors.push((at.clone(), message));
-                remove_at(&mut value, &at);
+                remove_at(value.to_mut(), &at);
                 removed.push(at);
             }
         }
