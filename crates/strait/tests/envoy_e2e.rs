@@ -213,20 +213,29 @@ fn circuit_breaker_and_outlier_detection_through_real_envoy() {
     // Outlier detection: one of two endpoints always fails; after it is ejected, all succeed.
     let first = curl(&["-x", &mesh.outbound, "-w", "%{http_code}\n", "http://bad:9080/?n=[1-10]"]);
     check(first.contains("503"), &format!("the broken endpoint was tried: {first:?}"));
+    // Ejection is decided on Envoy's main thread and then reaches the workers: wait until the
+    // admin view shows it before asserting that every request avoids the broken endpoint.
+    let endpoints_table = || {
+        let out = Command::new(bin())
+            .args(["proxy-config", "endpoints", "productpage-v1-1.default", "--control-plane", &mesh.debug])
+            .output()
+            .expect("proxy-config");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let ejected = |t: &str| t.lines().any(|l| l.starts_with("127.0.0.27:9080") && l.contains("FAILED"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut table = endpoints_table();
+    while !ejected(&table) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        table = endpoints_table();
+    }
+    check(ejected(&table), &format!("proxy-config endpoints shows the ejection:\n{table}"));
     let after = curl(&["-x", &mesh.outbound, "-w", "%{http_code}\n", "http://bad:9080/?n=[1-20]"]);
     let codes: Vec<&str> = after.lines().filter(|l| l.len() == 3).collect();
     check(
         codes.len() == 20 && codes.iter().all(|c| *c == "200"),
         &format!("after ejection every request succeeds: {after:?}"),
     );
-    let endpoints = Command::new(bin())
-        .args(["proxy-config", "endpoints", "productpage-v1-1.default", "--control-plane", &mesh.debug])
-        .output()
-        .expect("proxy-config");
-    let table = String::from_utf8_lossy(&endpoints.stdout);
-    let row = table.lines().find(|l| l.starts_with("127.0.0.27:9080")).unwrap_or_default();
-    let err = String::from_utf8_lossy(&endpoints.stderr);
-    check(row.contains("FAILED"), &format!("proxy-config endpoints shows the ejection:\n{table}{err}"));
     mesh.cleanup();
 }
 

@@ -206,11 +206,12 @@ impl Mesh {
 
     /// Asserts `cond`; on failure the message carries both processes' logs.
     pub fn check(&self, cond: bool, what: &str) {
+        // The message comes first and again last: CI shows only the tail of a long failure.
         assert!(
             cond,
-            "{what}\n--- control plane ---\n{}\n--- sidecar ---\n{}",
-            self.log("control-plane.log"),
-            self.log("sidecar.log")
+            "{what}\n--- control plane (last 80 lines) ---\n{}\n--- sidecar (last 80 lines) ---\n{}\n--- failed: {what}",
+            tail(&self.log("control-plane.log"), 80),
+            tail(&self.log("sidecar.log"), 80)
         );
     }
 
@@ -271,6 +272,12 @@ impl Mesh {
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Starts the shared upstreams once; returns the reviews v1, v2, v3 handles.
