@@ -187,6 +187,7 @@ fn route_match(r: &Route) -> String {
         Some(PathSpecifier::Prefix(p)) => format!("prefix {p}"),
         Some(PathSpecifier::Path(p)) => format!("path {p}"),
         Some(PathSpecifier::SafeRegex(re)) => format!("regex {}", re.regex),
+        Some(PathSpecifier::ConnectMatcher(_)) => "CONNECT".into(),
         Some(other) => format!("{other:?}"),
         None => "any".into(),
     };

@@ -1,6 +1,7 @@
 //! The network filters of our listeners: the HTTP connection manager (routes over ADS or
-//! inline, fault → CORS → router filters, WebSocket upgrades always allowed as in Istio, the
-//! stdout access log) and the TCP proxy (one cluster or weighted clusters, same access log).
+//! inline, fault → CORS → router filters, WebSocket upgrades always allowed as in Istio, CONNECT
+//! on the capture-free explicit proxy, the stdout access log) and the TCP proxy (one cluster or
+//! weighted clusters, same access log).
 
 use super::access_log;
 use crate::any::pack;
@@ -61,6 +62,11 @@ pub fn http_connection_manager(stat_prefix: String, routes: Routes, direction: D
         filters.push(http_filter(crate::routes::CORS_FILTER, pack(&Cors::default())));
     }
     filters.push(http_filter("envoy.filters.http.router", pack(&Router::default())));
+    let mut upgrade_configs = vec![UpgradeConfig { upgrade_type: "websocket".into(), ..Default::default() }];
+    if matches!(&routes, Routes::Rds(name) if name == crate::routes::HTTP_PROXY_ROUTE) {
+        // The explicit proxy of capture-free sidecars also tunnels CONNECT (HTTPS_PROXY).
+        upgrade_configs.push(UpgradeConfig { upgrade_type: "CONNECT".into(), ..Default::default() });
+    }
     let route_specifier = match routes {
         Routes::Rds(name) => RouteSpecifier::Rds(Rds { config_source: Some(ads()), route_config_name: name }),
         Routes::Inline(rc) => RouteSpecifier::RouteConfig(rc),
@@ -72,7 +78,7 @@ pub fn http_connection_manager(stat_prefix: String, routes: Routes, direction: D
         access_log: vec![access_log::stdout()],
         use_remote_address: Some(BoolValue { value: false }),
         normalize_path: Some(BoolValue { value: true }),
-        upgrade_configs: vec![UpgradeConfig { upgrade_type: "websocket".into(), ..Default::default() }],
+        upgrade_configs,
         route_specifier: Some(route_specifier),
         ..Default::default()
     }

@@ -11,6 +11,7 @@
 //! (retries, faults, CORS). Routers (gateways) get `gateway`'s route configs instead.
 
 pub(crate) mod action;
+mod connect;
 pub mod gateway;
 mod hash;
 pub(crate) mod matching;
@@ -89,8 +90,11 @@ pub fn http_proxy_route_config(scope: &Scope<'_>) -> RouteConfiguration {
             vhosts.push(vh);
         }
     }
+    vhosts.extend(connect::opaque_virtual_hosts(scope));
     let mut vhosts = virtual_hosts::dedupe_domains(vhosts);
-    vhosts.push(virtual_hosts::catch_all(scope));
+    let mut catch_all = virtual_hosts::catch_all(scope);
+    connect::add_to_catch_all(scope, &mut catch_all);
+    vhosts.push(catch_all);
     route_config(HTTP_PROXY_ROUTE.into(), vhosts)
 }
 
