@@ -244,9 +244,26 @@ fn summarize(title: &str, snap: &Snapshot) -> String {
     out
 }
 
+/// Every resource of `snap` with its protobuf encoding.
+fn encodings(snap: &Snapshot) -> Vec<(String, Vec<u8>)> {
+    use prost::Message;
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    out.extend(snap.clusters.iter().map(|c| (format!("cluster {}", c.name), c.encode_to_vec())));
+    out.extend(snap.endpoints.iter().map(|e| (format!("endpoints {}", e.cluster_name), e.encode_to_vec())));
+    out.extend(snap.listeners.iter().map(|l| (format!("listener {}", l.name), l.encode_to_vec())));
+    out.extend(snap.routes.iter().map(|r| (format!("route {}", r.name), r.encode_to_vec())));
+    out
+}
+
 /// Generates for `p`, summarises, and asks Envoy; returns (summary, Envoy's verdict).
 fn check(reg: &Registry, p: &Proxy, envoy: Option<&str>, dir: &Path, tag: &str) -> (String, Result<(), String>) {
     let snap = strait_xds::generate(reg, p);
+    // The ADS server versions resources by their encoding: equal input must encode equally,
+    // or every push would resend unchanged resources.
+    let (first, second) = (encodings(&snap), encodings(&strait_xds::generate(reg, p)));
+    for ((name, a), (_, b)) in first.iter().zip(&second) {
+        assert!(a == b, "{tag}: {name} encodes differently on a second generation");
+    }
     let kind = if p.id.node_type == NodeType::Router { "router" } else { "sidecar" };
     let summary = summarize(&format!("{kind} {}", p.id), &snap);
     let verdict = envoy.map_or(Ok(()), |envoy| {

@@ -364,7 +364,7 @@ pub fn metadata(
             fields.push(("subset", string(subset)));
         }
     }
-    let mut md = Metadata::default();
+    let mut md = Metadata { filter_metadata: crate::any::stable_map(), ..Default::default() };
     if let Some(envoy_types::pb::google::protobuf::value::Kind::StructValue(s)) = structure(fields).kind {
         md.filter_metadata.insert("istio".into(), s);
     }

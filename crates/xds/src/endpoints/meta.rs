@@ -19,5 +19,7 @@ pub fn structure<'k>(fields: impl IntoIterator<Item = (&'k str, Value)>) -> Valu
 
 /// A struct from (key, value) pairs.
 pub fn to_struct<'k>(fields: impl IntoIterator<Item = (&'k str, Value)>) -> Struct {
-    Struct { fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
+    let mut map = crate::any::stable_map();
+    map.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
+    Struct { fields: map }
 }

@@ -107,7 +107,7 @@ fn parse_locality(s: &str) -> Locality {
 /// Istio's `AppendLbEndpointMetadata`: the TLS mode for transport socket matching, and
 /// `workload;namespace;canonical-name;canonical-revision;cluster` for telemetry.
 fn endpoint_metadata(ep: &Endpoint) -> Option<Metadata> {
-    let mut md = Metadata::default();
+    let mut md = Metadata { filter_metadata: crate::any::stable_map(), ..Default::default() };
     if ep.istio_tls {
         md.filter_metadata
             .insert("envoy.transport_socket_match".into(), meta::to_struct([("tlsMode", meta::string("istio"))]));
