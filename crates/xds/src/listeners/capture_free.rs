@@ -3,15 +3,18 @@
 //! `PROXY_IP:PORT`; inbound traffic arrives at `PROXY_IP:SERVICE_PORT` and goes to the local
 //! app cluster `inbound|TARGET_PORT||`. Where two listeners want the same port, inbound wins
 //! (other workloads must reach this one), then the HTTP proxy, then the first service in
-//! registry order.
+//! registry order. Undeclared ports sniff (`sniffing`), in both directions: HTTP sent straight
+//! to `PROXY_IP:PORT` is routed by the port's route config (outbound) or the inbound route, and
+//! anything else goes where a TCP port's traffic would.
 
 use super::hcm::{Direction, Routes, hcm_filter, http_connection_manager, tcp_proxy_filter};
+use super::sniffing::{self, is_sniffed};
 use super::{inbound_ports, is_tcp, listener, tcp_clusters};
 use crate::names;
 use crate::routes::{HTTP_PROXY_ROUTE, inbound_route_config};
 use crate::scope::Scope;
 use envoy_types::pb::envoy::config::core::v3::TrafficDirection;
-use envoy_types::pb::envoy::config::listener::v3::{FilterChain, Listener};
+use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChain, Listener};
 use std::collections::BTreeSet;
 
 /// Inbound, HTTP proxy and TCP listeners, sorted by port.
@@ -20,16 +23,24 @@ pub(super) fn build(scope: &Scope<'_>) -> Vec<Listener> {
     let mut taken = BTreeSet::new();
     let mut out = Vec::new();
     for p in inbound_ports(scope) {
-        let chain = if p.protocol.is_http() {
+        let http = || {
             let routes = Routes::Inline(inbound_route_config(p.target_port, p.protocol));
             let prefix = format!("inbound_{ip}_{}", p.service_port);
-            chain(hcm_filter(&http_connection_manager(prefix, routes, Direction::Inbound)))
-        } else {
+            hcm_filter(&http_connection_manager(prefix, routes, Direction::Inbound))
+        };
+        let tcp = || {
             let cluster = names::inbound_cluster(p.target_port);
-            chain(tcp_proxy_filter(cluster.clone(), vec![(cluster, 1)]))
+            tcp_proxy_filter(cluster.clone(), vec![(cluster, 1)])
+        };
+        let l = if is_sniffed(p.protocol) {
+            let l = listener(ip, p.service_port, FilterChain::default(), TrafficDirection::Inbound);
+            sniffing::sniff(l, scope, http(), tcp())
+        } else {
+            let filter = if p.protocol.is_http() { http() } else { tcp() };
+            listener(ip, p.service_port, chain(filter), TrafficDirection::Inbound)
         };
         taken.insert(p.service_port);
-        out.push(listener(ip, p.service_port, chain, TrafficDirection::Inbound));
+        out.push(l);
     }
     let port = scope.proxy.outbound_port;
     if taken.insert(port) {
@@ -47,14 +58,22 @@ pub(super) fn build(scope: &Scope<'_>) -> Vec<Listener> {
             }
             let clusters = tcp_clusters(scope, svc, p.number);
             let stat = clusters.first().map(|c| c.0.clone()).unwrap_or_default();
-            let chain = chain(tcp_proxy_filter(stat, clusters));
-            out.push(listener(ip, p.number, chain, TrafficDirection::Outbound));
+            let tcp = tcp_proxy_filter(stat, clusters);
+            let l = if is_sniffed(p.protocol) {
+                let routes = Routes::Rds(p.number.to_string());
+                let hcm = http_connection_manager(format!("outbound_{ip}_{}", p.number), routes, Direction::Outbound);
+                let l = listener(ip, p.number, FilterChain::default(), TrafficDirection::Outbound);
+                sniffing::sniff(l, scope, hcm_filter(&hcm), tcp)
+            } else {
+                listener(ip, p.number, chain(tcp), TrafficDirection::Outbound)
+            };
+            out.push(l);
         }
     }
     out.sort_by_key(super::port_of);
     out
 }
 
-fn chain(filter: envoy_types::pb::envoy::config::listener::v3::Filter) -> FilterChain {
+fn chain(filter: Filter) -> FilterChain {
     FilterChain { filters: vec![filter], ..Default::default() }
 }

@@ -3,14 +3,17 @@
 //! services and inbound listeners for their own services, all bound on the proxy's IP
 //! (`capture_free`). Captured proxies get Istio's layout: `virtualOutbound` (15001),
 //! `0.0.0.0_PORT` / `VIP_PORT` listeners reached through original-destination, and
-//! `virtualInbound` (15006) (`captured`). Network filters are in `hcm`, the access log in
-//! `access_log`. Routers (gateways) get the listeners of their Gateway servers (`gateway`).
+//! `virtualInbound` (15006) (`captured`). Ports with no declared protocol get protocol sniffing
+//! in both layouts (`sniffing`: HTTP inspector, HTTP and TCP chains, bounded detection wait).
+//! Network filters are in `hcm`, the access log in `access_log`. Routers (gateways) get the
+//! listeners of their Gateway servers (`gateway`).
 
 pub mod access_log;
 mod capture_free;
 mod captured;
 mod gateway;
 pub mod hcm;
+pub mod sniffing;
 
 use crate::names;
 use crate::routes::action::Ctx;
@@ -111,7 +114,8 @@ pub(crate) fn tcp_clusters(scope: &Scope<'_>, svc: &Service, port: u32) -> Vec<(
     vec![(names::outbound_cluster(port, "", &svc.hostname), 1)]
 }
 
-/// True for ports carried as opaque TCP (everything but HTTP and UDP).
+/// True for ports with a TCP route (everything but HTTP and UDP): opaque TCP ports, and
+/// undeclared ports, whose non-HTTP traffic takes that route.
 pub(crate) fn is_tcp(p: Protocol) -> bool {
     !p.is_http() && p != Protocol::Udp
 }

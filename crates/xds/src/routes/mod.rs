@@ -1,10 +1,10 @@
-//! RDS: the outbound route configs of a sidecar, as Istio builds them. One config per HTTP
-//! port of the visible services, named by the port (`"9080"`), with a virtual host per service
-//! (`HOST:PORT`) whose routes come from the VirtualServices for that host (their `http[]` in
-//! order, several VirtualServices merged in (namespace, name) order) or a default route to
-//! `outbound|PORT||HOST`, and a catch-all `allow_any` / `block_all` host. Capture-free proxies
-//! also get `"http_proxy"`: every HTTP service on every port, with port-qualified domains, for
-//! the explicit HTTP proxy listener.
+//! RDS: the outbound route configs of a sidecar, as Istio builds them. One config per HTTP or
+//! undeclared (sniffed) port of the visible services, named by the port (`"9080"`), with a
+//! virtual host per service (`HOST:PORT`) whose routes come from the VirtualServices for that
+//! host (their `http[]` in order, several VirtualServices merged in (namespace, name) order) or a
+//! default route to `outbound|PORT||HOST`, and a catch-all `allow_any` / `block_all` host.
+//! Capture-free proxies also get `"http_proxy"`: every HTTP service on every port, with
+//! port-qualified domains, for the explicit HTTP proxy listener.
 //!
 //! Parts: `virtual_hosts` (domains, catch-all, VirtualService selection), `matching` (route
 //! matches), `action` (destinations, redirects, rewrites, mirrors, headers), `policy`
@@ -19,6 +19,7 @@ pub(crate) mod policy;
 pub(crate) mod virtual_hosts;
 
 use crate::any::pack;
+use crate::listeners::sniffing::routes_http;
 use crate::names;
 use crate::scope::Scope;
 use action::Ctx;
@@ -54,9 +55,10 @@ pub fn build(scope: &Scope<'_>) -> Vec<RouteConfiguration> {
     out
 }
 
-/// The HTTP ports of the visible services, sorted.
+/// The ports of the visible services that get a route config, sorted: HTTP ports and undeclared
+/// ones, whose sniffing listeners route the HTTP they detect through it.
 pub(crate) fn http_ports(scope: &Scope<'_>) -> BTreeSet<u32> {
-    scope.services().flat_map(|s| s.ports.iter()).filter(|p| p.protocol.is_http()).map(|p| p.number).collect()
+    scope.services().flat_map(|s| s.ports.iter()).filter(|p| routes_http(p.protocol)).map(|p| p.number).collect()
 }
 
 fn route_config(name: String, vhosts: Vec<VirtualHost>) -> RouteConfiguration {
@@ -82,7 +84,8 @@ pub fn port_route_config(scope: &Scope<'_>, port: u32) -> RouteConfiguration {
 pub fn http_proxy_route_config(scope: &Scope<'_>) -> RouteConfiguration {
     let mut vhosts = Vec::new();
     for port in http_ports(scope) {
-        for svc in services_on(scope, port) {
+        // Undeclared ports keep their CONNECT-only host (`connect`): an HTTP host would take its domains.
+        for svc in services_on(scope, port).filter(|s| s.port(port).is_some_and(|p| p.protocol.is_http())) {
             let mut vh = virtual_host(scope, svc, port);
             if port != 80 {
                 vh.domains.retain(|d| d.ends_with(&format!(":{port}")));
@@ -99,7 +102,7 @@ pub fn http_proxy_route_config(scope: &Scope<'_>) -> RouteConfiguration {
 }
 
 fn services_on<'s, 'a>(scope: &'s Scope<'a>, port: u32) -> impl Iterator<Item = &'a Service> + 's {
-    scope.services().filter(move |s| s.port(port).is_some_and(|p| p.protocol.is_http()))
+    scope.services().filter(move |s| s.port(port).is_some_and(|p| routes_http(p.protocol)))
 }
 
 /// The virtual host `HOST:PORT` for one service port.
@@ -203,6 +206,7 @@ fn translate(ctx: &Ctx<'_, '_>, vs_name: &str, http: &HttpRoute, m: Option<&Http
         route::Action::Route(act)
     });
     out.decorator = Some(Decorator { operation: operation(&out, vs_name, ctx.port), propagate: None });
+    out.typed_per_filter_config = crate::any::stable_map();
     if let Some(f) = http.fault.as_ref().and_then(policy::fault) {
         out.typed_per_filter_config.insert(FAULT_FILTER.into(), pack(&f));
     }
