@@ -423,3 +423,20 @@ fn envoy_accepts_generated_clusters() {
     run_envoy_validate(&envoy, &path);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn inbound_clusters_speak_the_port_protocol() {
+    let reg = registry(vec![grpc_service()], "");
+    let proxy = sidecar("10.4.0.1", "grpc-abc", "default", &[]);
+    let clusters = clusters::build(&Scope::new(&reg, &proxy));
+    // gRPC must reach the app as HTTP/2, a sniffed port as whatever the client spoke, TCP raw.
+    let table = [
+        ("inbound|50051||", "Http2ProtocolOptions"),
+        ("inbound|8080||", "UseDownstreamProtocolConfig"),
+        ("inbound|7070||", ""),
+    ];
+    for (name, want) in table {
+        let got = http_options(find(&clusters, name));
+        assert!(if want.is_empty() { got.is_empty() } else { got.contains(want) }, "{name}: {got}");
+    }
+}

@@ -118,12 +118,19 @@ pub fn inbound(scope: &Scope<'_>) -> Vec<Cluster> {
             let rule = index.lookup(scope.proxy, &service.hostname, &service.namespace, Direction::Inbound);
             let (policy, _) = policy::for_port(rule.as_ref().and_then(|r| r.rule.traffic_policy.as_ref()), port);
             let pool = policy.and_then(|p| p.connection_pool).unwrap_or_default();
-            inbound_cluster(scope, target, service, &pool)
+            let protocol = service.port(port).map_or(strait_registry::Protocol::Unknown, |p| p.protocol);
+            inbound_cluster(scope, target, service, protocol, &pool)
         })
         .collect()
 }
 
-fn inbound_cluster(scope: &Scope<'_>, target: u32, service: &Service, pool: &ConnectionPoolSettings) -> Cluster {
+fn inbound_cluster(
+    scope: &Scope<'_>,
+    target: u32,
+    service: &Service,
+    protocol: strait_registry::Protocol,
+    pool: &ConnectionPoolSettings,
+) -> Cluster {
     let name = names::inbound_cluster(target);
     let mut w = Wrapper::new(&name, DiscoveryType::Static, mesh_connect_timeout(scope));
     let app = scope.proxy.app_address.as_str();
@@ -140,6 +147,9 @@ fn inbound_cluster(scope: &Scope<'_>, target: u32, service: &Service, pool: &Con
         endpoints: vec![LocalityLbEndpoints { lb_endpoints: vec![endpoint], ..Default::default() }],
         ..Default::default()
     });
+    // The app speaks the port's protocol: HTTP/2 (and gRPC) stay HTTP/2, a sniffed port keeps
+    // whatever the client spoke (as Istio's inbound clusters).
+    policy::set_upstream_protocol(&mut w, protocol, strait_registry::NodeType::Sidecar);
     policy::connection_pool(&mut w, pool, &scope.registry.mesh);
     // Under iptables a non-loopback target would be captured again unless sent from 127.0.0.6.
     if scope.proxy.captured && app != "127.0.0.1" && app != "::1" {
