@@ -140,6 +140,13 @@ fn undeclared_ports_are_sniffed_through_real_envoy() {
     let out = get(&["-H", "x-sniff: abort"]);
     check(out.contains("\n418 "), &format!("the VirtualService's fault (only an HCM can inject it): {out:?}"));
 
+    // The same port through the explicit proxy (`HTTP_PROXY`): plain HTTP is routed, CONNECT
+    // (`HTTPS_PROXY`, opaque protocols) tunnels to the service.
+    let out = curl(&["-i", "-x", &mesh.outbound, "http://web:8090/"]);
+    check(out.contains("\r\nx-strait-sniffed: http\r\n"), &format!("routed HTTP via the proxy: {out:?}"));
+    let out = curl(&["-p", "-x", &mesh.outbound, "-w", "\n%{http_connect}", "http://web:8090/"]);
+    check(out.starts_with("web v1") && out.ends_with("\n200"), &format!("CONNECT to the undeclared port: {out:?}"));
+
     // A client-first non-HTTP protocol is carried as TCP at once.
     let (greeting, echo, secs) = tcp_exchange(&format!("{ip}:8091"), Some("hello\n"));
     check(greeting == "greeter v1" && echo == "ping", &format!("client-first TCP: {greeting:?} {echo:?}"));

@@ -379,7 +379,7 @@ fn capture_free_sniffs_both_directions() {
 }
 
 #[test]
-fn sniffed_ports_get_route_configs_but_stay_connect_only_on_the_http_proxy() {
+fn sniffed_ports_get_route_configs_and_tunnel_or_route_on_the_http_proxy() {
     let reg = sniffing_registry();
     let p = proxy("127.0.0.10", "default");
     let rcs = routes::build(&Scope::new(&reg, &p));
@@ -394,7 +394,8 @@ fn sniffed_ports_get_route_configs_but_stay_connect_only_on_the_http_proxy() {
     let proxy_rc = rcs.iter().find(|r| r.name == "http_proxy").expect("http_proxy");
     let web = proxy_rc.virtual_hosts.iter().find(|v| v.name == "web.default.svc.cluster.local:8080").expect("web");
     let kinds: Vec<_> = web.routes.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(kinds, ["connect"], "undeclared ports keep their CONNECT tunnel on the explicit proxy");
+    // The explicit proxy tells the two apart as sniffing would: CONNECT tunnels, HTTP routes.
+    assert_eq!(kinds, ["connect", "default"], "undeclared ports tunnel CONNECT and route plain HTTP");
 }
 
 #[test]

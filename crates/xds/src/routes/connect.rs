@@ -4,7 +4,8 @@
 //! and tunnels the bytes to the same clusters a captured sidecar would use, so the mesh's
 //! policy applies to opaque traffic too:
 //! - a TCP/TLS/undeclared port of a visible service → its TCP route (VirtualService `tcp`
-//!   weights included) or `outbound|PORT||HOST`;
+//!   weights included) or `outbound|PORT||HOST` (an undeclared port's virtual host also routes
+//!   plain HTTP, as sniffing would);
 //! - anything else → `PassthroughCluster` under ALLOW_ANY (the authority `IP:PORT` is the
 //!   original destination) or `BlackHoleCluster` under REGISTRY_ONLY, so the access log names
 //!   the black hole exactly as Istio's captured sidecars do for unknown TCP destinations.
@@ -25,16 +26,18 @@ use envoy_types::pb::envoy::config::route::v3::{
 };
 use envoy_types::pb::google::protobuf::UInt32Value;
 use strait_model::mesh::OutboundMode;
+use strait_registry::{Protocol, Service};
 
 /// The route name of CONNECT tunnels, as the access log shows it.
 const CONNECT_ROUTE: &str = "connect";
 
-/// One virtual host per opaque (non-HTTP) port of the visible services, reachable only by
-/// CONNECT (`host:port` domains).
+/// One virtual host per opaque (TCP, TLS, …) port of the visible services, reachable only by
+/// CONNECT (`host:port` domains). Undeclared ports are not here: their HTTP virtual host also
+/// carries the tunnel ([`service_tunnel`]).
 pub(crate) fn opaque_virtual_hosts(scope: &Scope<'_>) -> Vec<VirtualHost> {
     let mut out = Vec::new();
     for svc in scope.services() {
-        for p in svc.ports.iter().filter(|p| is_tcp(p.protocol)) {
+        for p in svc.ports.iter().filter(|p| is_tcp(p.protocol) && p.protocol != Protocol::Unknown) {
             let suffix = format!(":{}", p.number);
             let domains =
                 virtual_hosts::domains(scope, svc, p.number).into_iter().filter(|d| d.ends_with(&suffix)).collect();
@@ -47,6 +50,11 @@ pub(crate) fn opaque_virtual_hosts(scope: &Scope<'_>) -> Vec<VirtualHost> {
         }
     }
     out
+}
+
+/// The CONNECT route of one service port: its TCP route, as a captured sidecar would use.
+pub(crate) fn service_tunnel(scope: &Scope<'_>, svc: &Service, port: u32) -> Route {
+    tunnel(tcp_clusters(scope, svc, port))
 }
 
 /// Adds the CONNECT route for unknown destinations in front of the catch-all host's routes.

@@ -79,16 +79,21 @@ pub fn port_route_config(scope: &Scope<'_>, port: u32) -> RouteConfiguration {
     route_config(port.to_string(), vhosts)
 }
 
-/// The `http_proxy` route config: every HTTP service port, domains qualified by port (bare
-/// names only for port 80, where clients omit it), so absolute-form requests route by Host.
+/// The `http_proxy` route config: every HTTP or undeclared service port, domains qualified by
+/// port (bare names only for port 80, where clients omit it), so absolute-form requests route by
+/// Host; CONNECT tunnels for opaque ports and unknown destinations (`connect`).
 pub fn http_proxy_route_config(scope: &Scope<'_>) -> RouteConfiguration {
     let mut vhosts = Vec::new();
     for port in http_ports(scope) {
-        // Undeclared ports keep their CONNECT-only host (`connect`): an HTTP host would take its domains.
-        for svc in services_on(scope, port).filter(|s| s.port(port).is_some_and(|p| p.protocol.is_http())) {
+        for svc in services_on(scope, port) {
             let mut vh = virtual_host(scope, svc, port);
             if port != 80 {
                 vh.domains.retain(|d| d.ends_with(&format!(":{port}")));
+            }
+            // An undeclared port carries HTTP (routed) or anything else (CONNECT tunnel), as
+            // the sniffing listener of a captured sidecar would tell them apart.
+            if svc.port(port).is_some_and(|p| p.protocol == Protocol::Unknown) {
+                vh.routes.insert(0, connect::service_tunnel(scope, svc, port));
             }
             vhosts.push(vh);
         }
