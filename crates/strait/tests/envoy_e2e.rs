@@ -193,14 +193,17 @@ fn circuit_breaker_and_outlier_detection_through_real_envoy() {
         "10",
         "-x",
         &mesh.outbound,
+        // Bodies have no trailing newline: start the status on its own line, or "…overflow503"
+        // would not count.
         "-w",
-        "%{http_code}\n",
+        "\n%{http_code}\n",
     ];
     args.extend(urls.iter().map(String::as_str));
     let out = curl(&args);
     let overflow = out.lines().filter(|l| *l == "503").count();
     let ok = out.lines().filter(|l| *l == "200").count();
     println!("circuit breaker: {ok} × 200, {overflow} × 503 of 10 concurrent requests");
+    check(overflow + ok == 10, &format!("every request answered 200 or 503: {out:?}"));
     check(overflow >= 1 && ok >= 1, &format!("expected some 503 overflows and some 200s: {out:?}"));
     check(
         out.contains("upstream connect error or disconnect/reset before headers. reset reason: overflow"),
