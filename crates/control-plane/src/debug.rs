@@ -1,6 +1,7 @@
 //! Debug and metrics HTTP endpoints (istiod's 15014/8080 equivalents): `/debug/syncz` (per-proxy
 //! sync state, what `strait proxy-status` prints), `/debug/configz` (config in force),
-//! `/debug/registryz` (services and endpoints), `/metrics` (Prometheus), `/ready`.
+//! `/debug/registryz` (services and endpoints), `/metrics` (Prometheus), `/ready`. Secret values
+//! are key material: both config views show a Secret's keys, never its values.
 
 use crate::source::SourceState;
 use http_body_util::Full;
@@ -61,7 +62,7 @@ fn route(ctx: &Ctx, req: &Request<hyper::body::Incoming>) -> Response<Full<Bytes
         "/debug/syncz" => json_reply(&serde_json::to_value(ctx.shared.status.rows()).unwrap_or_default()),
         "/debug/configz" => {
             let state = ctx.source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let items: Vec<Value> = state.resources.iter().map(strait_model::Resource::to_json).collect();
+            let items: Vec<Value> = state.resources.iter().map(|r| redact(r.to_json())).collect();
             json_reply(&json!({"items": items, "problems": state.problems}))
         }
         "/debug/registryz" => json_reply(&registryz(&ctx.registry.borrow())),
@@ -91,5 +92,39 @@ fn registryz(p: &Published) -> Value {
             })
         })
         .collect();
-    json!({"version": p.version, "services": services})
+    let names = |v: &[strait_registry::store::Credential]| -> Vec<Value> {
+        v.iter()
+            .map(|c| json!({"namespace": c.namespace, "name": c.name, "keys": c.data.keys().collect::<Vec<_>>()}))
+            .collect()
+    };
+    let config = &p.registry.config;
+    json!({"version": p.version, "services": services, "secrets": names(&config.secrets), "configMaps": names(&config.config_maps)})
+}
+
+/// A Secret's `data` and `stringData` values replaced by `<redacted>`; other objects as they are.
+fn redact(mut item: Value) -> Value {
+    if item["kind"] == "Secret" {
+        for field in ["data", "stringData"] {
+            if let Some(Value::Object(map)) = item.get_mut(field) {
+                map.values_mut().for_each(|v| *v = Value::from("<redacted>"));
+            }
+        }
+    }
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"tls.key": "c2VjcmV0"}, "stringData": {"tls.crt": "-----BEGIN"}});
+        let out = redact(secret).to_string();
+        assert!(!out.contains("c2VjcmV0") && !out.contains("BEGIN"), "{out}");
+        assert!(out.contains("\"tls.key\":\"<redacted>\"") && out.contains("tls.crt"), "{out}");
+        let cm = json!({"kind": "ConfigMap", "data": {"mesh": "x"}});
+        assert_eq!(redact(cm.clone()), cm);
+    }
 }

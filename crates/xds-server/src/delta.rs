@@ -54,7 +54,7 @@ pub async fn serve(shared: Arc<Shared>, mut requests: Streaming<DeltaDiscoveryRe
                 if changed.is_err() { break; }
                 if let Some(c) = conn.as_mut() {
                     let published = registry.borrow_and_update().clone();
-                    // One generation per change, shared by the four types.
+                    // One generation per change, shared by every type.
                     let snap = strait_xds::generate(&published.registry, &c.proxy);
                     for ty in resources::ORDER {
                         if c.watches.contains_key(ty) {
@@ -100,9 +100,10 @@ async fn on_request(
         }
     }
     if is_new {
-        // An empty first subscription (or "*") is a wildcard, as for SotW CDS/LDS.
-        watch.wildcard =
-            req.resource_names_subscribe.is_empty() || req.resource_names_subscribe.iter().any(|n| n == "*");
+        // An empty first subscription (or "*") is a wildcard, as for SotW CDS/LDS; secrets
+        // (key material) go only to who names them.
+        watch.wildcard = req.type_url != resources::SECRET
+            && (req.resource_names_subscribe.is_empty() || req.resource_names_subscribe.iter().any(|n| n == "*"));
         for (name, version) in &req.initial_resource_versions {
             watch.sent.insert(name.clone(), version.parse().unwrap_or_default());
         }

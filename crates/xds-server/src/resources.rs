@@ -17,9 +17,14 @@ pub const ENDPOINT: &str = "type.googleapis.com/envoy.config.endpoint.v3.Cluster
 pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 /// RDS type URL.
 pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+/// SDS type URL (`credentialName` secrets).
+pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 
-/// The push order that keeps Envoy from referencing what it has not got yet.
-pub const ORDER: [&str; 4] = [CLUSTER, ENDPOINT, LISTENER, ROUTE];
+/// The push order that keeps Envoy from referencing what it has not got yet. Secrets go
+/// before listeners: when a certificate changes together with a listener that uses it, the
+/// new listener then warms with the new certificate, never the old one. (Secrets a listener
+/// newly references are asked for by Envoy once it has the listener, and sent then.)
+pub const ORDER: [&str; 5] = [CLUSTER, ENDPOINT, SECRET, LISTENER, ROUTE];
 
 /// Short name of a type URL, as istioctl prints it.
 pub fn short(type_url: &str) -> &'static str {
@@ -28,6 +33,7 @@ pub fn short(type_url: &str) -> &'static str {
         ENDPOINT => "EDS",
         LISTENER => "LDS",
         ROUTE => "RDS",
+        SECRET => "SDS",
         _ => "UNKNOWN",
     }
 }
@@ -55,13 +61,14 @@ pub fn of_type(snap: &Snapshot, type_url: &str) -> BTreeMap<String, Packed> {
         ENDPOINT => snap.endpoints.iter().map(|e| (e.cluster_name.clone(), packed(e))).collect(),
         LISTENER => snap.listeners.iter().map(|l| (l.name.clone(), packed(l))).collect(),
         ROUTE => snap.routes.iter().map(|r| (r.name.clone(), packed(r))).collect(),
+        SECRET => snap.secrets.iter().map(|s| (s.name.clone(), packed(s))).collect(),
         _ => BTreeMap::new(),
     }
 }
 
-/// True for types whose requests name resources (EDS, RDS); CDS and LDS are wildcard.
+/// True for types whose requests name resources (EDS, RDS, SDS); CDS and LDS are wildcard.
 pub fn is_named(type_url: &str) -> bool {
-    matches!(type_url, ENDPOINT | ROUTE)
+    matches!(type_url, ENDPOINT | ROUTE | SECRET)
 }
 
 /// Combined hash of a set of resources (to decide whether a SotW push is needed).
@@ -72,4 +79,23 @@ pub fn set_hash<'a>(items: impl Iterator<Item = (&'a String, &'a Packed)>) -> u6
         p.hash.hash(&mut h);
     }
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
+
+    #[test]
+    fn secrets_are_named_and_pushed_before_listeners() {
+        let pos = |t: &str| ORDER.iter().position(|o| *o == t);
+        assert!(pos(SECRET) < pos(LISTENER) && pos(CLUSTER) < pos(SECRET), "{ORDER:?}");
+        assert!(is_named(SECRET) && !is_named(LISTENER));
+        assert_eq!(short(SECRET), "SDS");
+        let snap =
+            Snapshot { secrets: vec![Secret { name: "kubernetes://a".into(), r#type: None }], ..Default::default() };
+        let got = of_type(&snap, SECRET);
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["kubernetes://a"]);
+        assert_eq!(got["kubernetes://a"].any.type_url, SECRET);
+    }
 }

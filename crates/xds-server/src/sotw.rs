@@ -1,5 +1,5 @@
 //! State-of-the-World ADS: each response carries every resource of its type (CDS, LDS) or every
-//! requested one (EDS, RDS). A request echoing our last nonce is an ACK, or a NACK when it
+//! requested one (EDS, RDS, SDS). A request echoing our last nonce is an ACK, or a NACK when it
 //! carries `error_detail`; requests with an older nonce are stale and ignored.
 
 use crate::resources::{self, Packed};
@@ -98,6 +98,7 @@ async fn on_request(shared: &Shared, conn: &mut Option<Conn>, req: DiscoveryRequ
             .map(|_| published.changed_at.elapsed());
         shared.status.acked(c.id, ty, &req.version_info, convergence);
         if req.resource_names == watch.names {
+            release_when_synced(c);
             return Ok(());
         }
     }
@@ -116,29 +117,26 @@ fn snapshot<'a>(c: &'a mut Conn, published: &Published) -> &'a Snapshot {
 }
 
 async fn push_all(shared: &Shared, c: &mut Conn, published: &Published, tx: &Tx) {
-    // Keep the previous snapshot to decide per type whether anything changed. Structural
-    // equality, not the byte hash: prost encodes protobuf maps from HashMaps, so identical
-    // resources can encode differently and would cause spurious pushes.
-    let previous = c.snapshot.take().map(|(_, s)| s);
-    snapshot(c, published);
+    // Resources encode deterministically (see strait_xds::any), so `push`'s per-type hash of
+    // what was last sent is enough to skip types whose resources did not change.
     for ty in resources::ORDER {
-        let Some(watch) = c.watches.get(ty) else { continue };
-        let unchanged = watch.hash.is_some()
-            && previous.as_ref().zip(c.snapshot.as_ref()).is_some_and(|(old, (_, new))| same_type(old, new, ty));
-        if !unchanged {
+        if c.watches.contains_key(ty) {
             push(shared, c, published, ty, tx).await;
         }
     }
 }
 
-/// True when `a` and `b` hold the same resources of `type_url`.
-fn same_type(a: &Snapshot, b: &Snapshot, type_url: &str) -> bool {
-    match type_url {
-        resources::CLUSTER => a.clusters == b.clusters,
-        resources::ENDPOINT => a.endpoints == b.endpoints,
-        resources::LISTENER => a.listeners == b.listeners,
-        resources::ROUTE => a.routes == b.routes,
-        _ => false,
+/// Frees the generated snapshot once the proxy has ACKed every type (SDS if it asked): in steady state a
+/// stream keeps only names and hashes, not a copy of its config (memory grows with proxies ×
+/// services otherwise). The next change or request generates afresh.
+fn release_when_synced(c: &mut Conn) {
+    // SDS is asked for only by proxies with credentials: not watching it counts as synced.
+    let synced = resources::ORDER.iter().all(|ty| match c.watches.get(*ty) {
+        Some(w) => w.pending_since.is_none(),
+        None => *ty == resources::SECRET,
+    });
+    if synced {
+        c.snapshot = None;
     }
 }
 
@@ -146,7 +144,9 @@ fn same_type(a: &Snapshot, b: &Snapshot, type_url: &str) -> bool {
 async fn push(shared: &Shared, c: &mut Conn, published: &Published, type_url: &str, tx: &Tx) {
     let all = resources::of_type(snapshot(c, published), type_url);
     let Some(watch) = c.watches.get(type_url) else { return };
-    let chosen: BTreeMap<&String, &Packed> = if resources::is_named(type_url) && !watch.names.is_empty() {
+    // No names means everything, except for secrets: those go only to who asks for them.
+    let named = !watch.names.is_empty() || type_url == resources::SECRET;
+    let chosen: BTreeMap<&String, &Packed> = if resources::is_named(type_url) && named {
         all.iter().filter(|(n, _)| watch.names.contains(n)).collect()
     } else {
         all.iter().collect()

@@ -8,6 +8,7 @@
 //! Endpoints object exists, and pods are assumed to carry a sidecar unless they opt out (see
 //! `workloads::has_sidecar`).
 
+mod credentials;
 mod index;
 mod kube;
 mod kube_endpoints;
@@ -86,7 +87,7 @@ pub fn visibility(export_to: &[String], default: &[String], owner_ns: &str) -> V
     Visibility::Namespaces(names)
 }
 
-/// Every Istio config object, each kind sorted by (namespace, name).
+/// Every Istio config object and credential, each kind sorted by (namespace, name).
 fn config_store(resources: &[Resource]) -> ConfigStore {
     let mut s = ConfigStore::default();
     for r in resources {
@@ -99,6 +100,8 @@ fn config_store(resources: &[Resource]) -> ConfigStore {
             Resource::PeerAuthentication(o) => s.peer_authentications.push(o.clone()),
             Resource::AuthorizationPolicy(o) => s.authorization_policies.push(o.clone()),
             Resource::RequestAuthentication(o) => s.request_authentications.push(o.clone()),
+            Resource::Secret(o) => s.secrets.push(credentials::secret(o)),
+            Resource::ConfigMap(o) => s.config_maps.push(credentials::config_map(o)),
             _ => {}
         }
     }
@@ -110,6 +113,8 @@ fn config_store(resources: &[Resource]) -> ConfigStore {
     sort_objects(&mut s.peer_authentications);
     sort_objects(&mut s.authorization_policies);
     sort_objects(&mut s.request_authentications);
+    credentials::sort(&mut s.secrets);
+    credentials::sort(&mut s.config_maps);
     s
 }
 

@@ -4,6 +4,7 @@ pub mod control_plane;
 pub mod http;
 pub mod proxy;
 pub mod proxy_config;
+pub mod proxy_config_secret;
 pub mod proxy_status;
 pub mod validate;
 

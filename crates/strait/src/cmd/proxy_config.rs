@@ -1,4 +1,4 @@
-//! `strait proxy-config clusters|listeners|routes|endpoints|bootstrap|all PROXY`: reads the
+//! `strait proxy-config clusters|listeners|routes|endpoints|secret|bootstrap|all PROXY`: reads the
 //! proxy's own Envoy admin (`/config_dump`, `/clusters`), found through the control plane's
 //! `/debug/syncz`, and prints it in istioctl's columns, or the raw JSON with `-o json`.
 
@@ -16,6 +16,8 @@ pub enum What {
     Routes,
     /// Endpoints with health (EDS).
     Endpoints,
+    /// SDS secrets: names, types and certificate validity (never keys).
+    Secret,
     /// The bootstrap.
     Bootstrap,
     /// Everything.
@@ -62,7 +64,7 @@ fn admin_of(control_plane: &str, proxy: &str) -> Result<String, String> {
         .ok_or_else(|| format!("proxy {proxy:?} did not announce its admin address"))
 }
 
-fn section<'a>(dump: &'a Value, ty: &str) -> Option<&'a Value> {
+pub(super) fn section<'a>(dump: &'a Value, ty: &str) -> Option<&'a Value> {
     dump["configs"].as_array()?.iter().find(|c| c["@type"].as_str().is_some_and(|t| t.ends_with(ty)))
 }
 
@@ -208,7 +210,10 @@ fn show(args: &Args) -> Result<(), String> {
             What::Clusters => section(&dump, "ClustersConfigDump").cloned().unwrap_or_default(),
             What::Listeners => section(&dump, "ListenersConfigDump").cloned().unwrap_or_default(),
             What::Routes => section(&dump, "RoutesConfigDump").cloned().unwrap_or_default(),
-            What::All => dump,
+            What::Secret => {
+                super::proxy_config_secret::scrubbed(section(&dump, "SecretsConfigDump").cloned().unwrap_or_default())
+            }
+            What::All => super::proxy_config_secret::scrubbed(dump),
         };
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(());
@@ -218,9 +223,14 @@ fn show(args: &Args) -> Result<(), String> {
         println!("{}", serde_json::to_string_pretty(&b).unwrap_or_default());
     }
     let mut printed = false;
-    for (w, rows) in
-        [(What::Clusters, clusters(&dump)), (What::Listeners, listeners(&dump)), (What::Routes, routes(&dump))]
-    {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secrets = super::proxy_config_secret::rows(&dump, i64::try_from(now).unwrap_or(i64::MAX));
+    for (w, rows) in [
+        (What::Clusters, clusters(&dump)),
+        (What::Listeners, listeners(&dump)),
+        (What::Routes, routes(&dump)),
+        (What::Secret, secrets),
+    ] {
         if want(w) {
             if printed {
                 println!();

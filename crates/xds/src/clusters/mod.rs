@@ -144,7 +144,7 @@ fn outbound(scope: &Scope<'_>, plan: &Plan<'_>) -> Option<Cluster> {
     }
     policy::set_upstream_protocol(&mut w, plan.port.protocol, scope.proxy.id.node_type);
     policy::apply(&mut w, plan.policy.as_ref(), plan.port, &scope.registry.mesh);
-    tls::apply(&mut w, plan.policy.as_ref().and_then(|p| p.tls.as_ref()), plan.port.protocol);
+    tls::apply(&mut w, scope, plan);
     w.cluster.metadata = Some(policy::metadata(plan.service, plan.rule.as_ref(), &plan.subset));
     Some(w.finish())
 }

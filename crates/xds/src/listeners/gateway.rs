@@ -6,36 +6,31 @@
 //!
 //! - HTTP servers: one HTTP connection manager with RDS `http.PORT`.
 //! - HTTPS (SIMPLE, MUTUAL, OPTIONAL_MUTUAL): a filter chain per server, matched on SNI (its
-//!   hosts, none for `*`), with a `DownstreamTlsContext` reading `serverCertificate` /
-//!   `privateKey` (`tlsCertificates[]`) and, for mutual modes, `caCertificates` from files;
+//!   hosts, none for `*`), with a `DownstreamTlsContext` ([`tls`]: certificates from files or
+//!   from `credentialName` Secrets over SDS; a server whose Secret is unusable is left out);
 //!   its HCM uses RDS `https.PORT.PORTNAME.GATEWAY.NS`. TLS servers terminate the same way and
 //!   forward with the VirtualServices' `tcp` routes.
 //! - PASSTHROUGH: `tls_inspector` and one chain per SNI set of the VirtualServices' `tls`
 //!   routes, each a TCP proxy to `outbound|PORT||HOST`.
 //! - TCP (and MONGO, MYSQL, REDIS): a TCP proxy from the VirtualServices' `tcp` routes.
 //!
-//! `credentialName` (Kubernetes Secrets) and ISTIO_MUTUAL / AUTO_PASSTHROUGH are not
-//! supported yet: such servers get no filter chain.
+//! ISTIO_MUTUAL and AUTO_PASSTHROUGH are not supported yet: such servers get no filter chain.
+
+mod tls;
 
 use super::hcm::{Direction, Routes, hcm_filter, http_connection_manager, tcp_proxy_filter};
 use crate::any::pack;
 use crate::routes::action::Ctx;
 use crate::routes::gateway::{self as gw, GwServer, Kind, intersection, names_gateway, virtual_services, vs_hosts};
 use crate::scope::Scope;
-use envoy_types::pb::envoy::config::core::v3::{
-    DataSource, TrafficDirection, TransportSocket, data_source::Specifier, transport_socket,
-};
+use envoy_types::pb::envoy::config::core::v3::{TrafficDirection, TransportSocket, transport_socket};
 use envoy_types::pb::envoy::config::listener::v3::{
     Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, listener_filter,
 };
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
-    CertificateValidationContext, CommonTlsContext, DownstreamTlsContext, TlsCertificate,
-    common_tls_context::ValidationContextType,
-};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
 use envoy_types::pb::google::protobuf::BoolValue;
 use std::collections::BTreeMap;
-use strait_model::networking::gateway::{ServerTlsSettings, TlsMode};
 use strait_model::networking::virtual_service::RouteDestination;
 use strait_registry::store::namespace_of;
 
@@ -117,11 +112,13 @@ fn server_chains(scope: &Scope<'_>, ip: &str, s: &GwServer<'_>) -> Vec<FilterCha
     match s.kind() {
         Some(Kind::Http) => s.route_name().map(|r| vec![chain(hcm(ip, port, r))]).unwrap_or_default(),
         Some(Kind::Https) => {
-            let (Some(route), Some(tls)) = (s.route_name(), terminate_context(s, true)) else { return Vec::new() };
+            let (Some(route), Some(tls)) = (s.route_name(), tls::terminate_context(scope, s, true)) else {
+                return Vec::new();
+            };
             vec![tls_chain(s, tls, hcm(ip, port, route))]
         }
         Some(Kind::TlsTerminate) => {
-            let (Some(clusters), Some(tls)) = (tcp_clusters(scope, s), terminate_context(s, false)) else {
+            let (Some(clusters), Some(tls)) = (tcp_clusters(scope, s), tls::terminate_context(scope, s, false)) else {
                 return Vec::new();
             };
             vec![tls_chain(s, tls, tcp(clusters))]
@@ -161,61 +158,6 @@ fn tls_chain(s: &GwServer<'_>, tls: DownstreamTlsContext, filter: Filter) -> Fil
         }),
         ..Default::default()
     }
-}
-
-fn file(path: &str) -> Option<DataSource> {
-    Some(DataSource { specifier: Some(Specifier::Filename(path.to_string())), ..Default::default() })
-}
-
-fn set(s: &Option<String>) -> Option<&str> {
-    s.as_deref().filter(|s| !s.is_empty())
-}
-
-/// The server certificates of `tls`: `serverCertificate`/`privateKey`, then `tlsCertificates[]`.
-fn certificates(tls: &ServerTlsSettings) -> Vec<TlsCertificate> {
-    let pair = |cert: Option<&str>, key: Option<&str>| match (cert, key) {
-        (Some(c), Some(k)) => {
-            Some(TlsCertificate { certificate_chain: file(c), private_key: file(k), ..Default::default() })
-        }
-        _ => None,
-    };
-    let mut out: Vec<_> = pair(set(&tls.server_certificate), set(&tls.private_key)).into_iter().collect();
-    out.extend(tls.tls_certificates.iter().filter_map(|c| pair(set(&c.server_certificate), set(&c.private_key))));
-    out
-}
-
-/// Istio's `buildGatewayListenerTLSContext` for file certificates: ALPN h2/http1.1 for HTTPS,
-/// client certificates required (MUTUAL) or optional (OPTIONAL_MUTUAL) against
-/// `caCertificates`, SAN and hash/SPKI pins checked. `None` without a certificate.
-pub(crate) fn terminate_context(s: &GwServer<'_>, http: bool) -> Option<DownstreamTlsContext> {
-    let tls = s.server.tls.as_ref()?;
-    let certs = certificates(tls);
-    if certs.is_empty() {
-        return None;
-    }
-    let mode = tls.effective_mode();
-    let mut common = CommonTlsContext {
-        tls_certificates: certs,
-        alpn_protocols: if http { vec!["h2".into(), "http/1.1".into()] } else { Vec::new() },
-        ..Default::default()
-    };
-    let mutual = matches!(mode, TlsMode::Mutual | TlsMode::OptionalMutual);
-    if mutual {
-        let ca =
-            set(&tls.ca_certificates).or_else(|| tls.tls_certificates.iter().find_map(|c| set(&c.ca_certificates)));
-        common.validation_context_type = Some(ValidationContextType::ValidationContext(CertificateValidationContext {
-            trusted_ca: ca.and_then(file),
-            crl: set(&tls.ca_crl).and_then(file),
-            verify_certificate_spki: tls.verify_certificate_spki.clone(),
-            verify_certificate_hash: tls.verify_certificate_hash.clone(),
-            ..Default::default()
-        }));
-    }
-    Some(DownstreamTlsContext {
-        common_tls_context: Some(common),
-        require_client_certificate: Some(BoolValue { value: mode == TlsMode::Mutual }),
-        ..Default::default()
-    })
 }
 
 /// Weighted clusters of route destinations (a single destination keeps weight 0 → 1).
