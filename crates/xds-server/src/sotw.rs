@@ -126,9 +126,9 @@ async fn push_all(shared: &Shared, c: &mut Conn, published: &Published, tx: &Tx)
     }
 }
 
-/// Frees the generated snapshot once the proxy has ACKed every type (SDS if it asked): in steady state a
-/// stream keeps only names and hashes, not a copy of its config (memory grows with proxies ×
-/// services otherwise). The next change or request generates afresh.
+/// Frees the generated snapshot once the proxy has ACKed every type (SDS if it asked): in
+/// steady state a stream keeps only names and hashes, not a copy of its config (memory grows
+/// with proxies × services otherwise). The next change or request generates afresh.
 fn release_when_synced(c: &mut Conn) {
     // SDS is asked for only by proxies with credentials: not watching it counts as synced.
     let synced = resources::ORDER.iter().all(|ty| match c.watches.get(*ty) {
