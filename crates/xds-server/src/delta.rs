@@ -2,14 +2,13 @@
 //! wildcard), and each response carries only resources that changed plus the names removed.
 //! Per-resource versions are content hashes, so an unchanged resource is never resent.
 
-use crate::resources::{self, Packed};
+use crate::resources::{self, Packed, PackedSnapshot};
 use crate::{Published, Shared};
 use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use strait_registry::Proxy;
-use strait_xds::Snapshot;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
@@ -55,7 +54,7 @@ pub async fn serve(shared: Arc<Shared>, mut requests: Streaming<DeltaDiscoveryRe
                 if let Some(c) = conn.as_mut() {
                     let published = registry.borrow_and_update().clone();
                     // One generation per change, shared by every type.
-                    let snap = strait_xds::generate(&published.registry, &c.proxy);
+                    let snap = shared.generate(&published, &c.proxy).await;
                     for ty in resources::ORDER {
                         if c.watches.contains_key(ty) {
                             push(&shared, c, &published, &snap, ty, &tx).await;
@@ -117,15 +116,16 @@ async fn on_request(
         watch.sent.remove(n);
     }
     if changed {
-        let snap = strait_xds::generate(&published.registry, &c.proxy);
+        let snap = shared.generate(&published, &c.proxy).await;
         push(shared, c, &published, &snap, &req.type_url, tx).await;
     }
     Ok(())
 }
 
 /// Sends what changed for `type_url` since the proxy's last known state.
-async fn push(shared: &Shared, c: &mut Conn, published: &Published, snap: &Snapshot, type_url: &str, tx: &Tx) {
-    let all: BTreeMap<String, Packed> = resources::of_type(snap, type_url);
+async fn push(shared: &Shared, c: &mut Conn, published: &Published, snap: &PackedSnapshot, type_url: &str, tx: &Tx) {
+    let empty = BTreeMap::new();
+    let all: &BTreeMap<String, Packed> = snap.get(type_url).unwrap_or(&empty);
     let Some(watch) = c.watches.get_mut(type_url) else { return };
     let wanted = |n: &String| watch.wildcard || watch.names.contains(n);
     let updated: Vec<Resource> = all

@@ -45,6 +45,18 @@ pub struct Shared {
     pub registry: watch::Receiver<Arc<Published>>,
     /// Connection and sync status, for proxy-status and metrics.
     pub status: status::StatusBoard,
+    /// Bounds how many streams generate at once (istiod's push throttle). Generation is CPU
+    /// bound, so more in parallel than cores only adds memory: after a change every stream
+    /// would hold a full snapshot at the same moment.
+    generation: tokio::sync::Semaphore,
+}
+
+impl Shared {
+    /// Generates and packs `proxy`'s config from `published`, a few streams at a time.
+    pub async fn generate(&self, published: &Published, proxy: &strait_registry::Proxy) -> resources::PackedSnapshot {
+        let _permit = self.generation.acquire().await;
+        resources::pack_all(&strait_xds::generate(&published.registry, proxy))
+    }
 }
 
 /// The gRPC service.
@@ -56,7 +68,9 @@ pub struct Ads {
 impl Ads {
     /// A server publishing whatever `registry` holds.
     pub fn new(registry: watch::Receiver<Arc<Published>>) -> Self {
-        Self { shared: Arc::new(Shared { registry, status: status::StatusBoard::default() }) }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let generation = tokio::sync::Semaphore::new(cores.max(2));
+        Self { shared: Arc::new(Shared { registry, status: status::StatusBoard::default(), generation }) }
     }
 
     /// The status board (for debug endpoints and metrics).

@@ -66,6 +66,15 @@ pub fn of_type(snap: &Snapshot, type_url: &str) -> BTreeMap<String, Packed> {
     }
 }
 
+/// A generated snapshot, packed: type URL → name → resource. A stream keeps this (not the
+/// message structs, which are several times larger) until its proxy has ACKed everything.
+pub type PackedSnapshot = BTreeMap<&'static str, BTreeMap<String, Packed>>;
+
+/// Packs every type of `snap`.
+pub fn pack_all(snap: &Snapshot) -> PackedSnapshot {
+    ORDER.iter().map(|ty| (*ty, of_type(snap, ty))).collect()
+}
+
 /// True for types whose requests name resources (EDS, RDS, SDS); CDS and LDS are wildcard.
 pub fn is_named(type_url: &str) -> bool {
     matches!(type_url, ENDPOINT | ROUTE | SECRET)

@@ -2,14 +2,13 @@
 //! requested one (EDS, RDS, SDS). A request echoing our last nonce is an ACK, or a NACK when it
 //! carries `error_detail`; requests with an older nonce are stale and ignored.
 
-use crate::resources::{self, Packed};
+use crate::resources::{self, Packed, PackedSnapshot};
 use crate::{Published, Shared};
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use strait_registry::Proxy;
-use strait_xds::Snapshot;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
@@ -30,7 +29,7 @@ struct Conn {
     connected_at_version: u64,
     proxy: Proxy,
     watches: HashMap<String, Watch>,
-    snapshot: Option<(u64, Snapshot)>,
+    snapshot: Option<(u64, PackedSnapshot)>,
     nonce: u64,
 }
 
@@ -108,12 +107,14 @@ async fn on_request(shared: &Shared, conn: &mut Option<Conn>, req: DiscoveryRequ
     Ok(())
 }
 
-fn snapshot<'a>(c: &'a mut Conn, published: &Published) -> &'a Snapshot {
-    if c.snapshot.as_ref().is_some_and(|(v, _)| *v != published.version) {
+/// Makes sure the stream holds the packed snapshot of `published` (one generation serves
+/// every type it pushes for that version).
+async fn ensure_snapshot(shared: &Shared, c: &mut Conn, published: &Published) {
+    if c.snapshot.as_ref().is_none_or(|(v, _)| *v != published.version) {
         c.snapshot = None;
+        let packed = shared.generate(published, &c.proxy).await;
+        c.snapshot = Some((published.version, packed));
     }
-    let proxy = &c.proxy;
-    &c.snapshot.get_or_insert_with(|| (published.version, strait_xds::generate(&published.registry, proxy))).1
 }
 
 async fn push_all(shared: &Shared, c: &mut Conn, published: &Published, tx: &Tx) {
@@ -142,8 +143,10 @@ fn release_when_synced(c: &mut Conn) {
 
 /// Sends the current resources of `type_url` if they differ from what was last sent.
 async fn push(shared: &Shared, c: &mut Conn, published: &Published, type_url: &str, tx: &Tx) {
-    let all = resources::of_type(snapshot(c, published), type_url);
-    let Some(watch) = c.watches.get(type_url) else { return };
+    ensure_snapshot(shared, c, published).await;
+    let (Some(watch), Some((_, snap))) = (c.watches.get(type_url), c.snapshot.as_ref()) else { return };
+    let empty = BTreeMap::new();
+    let all = snap.get(type_url).unwrap_or(&empty);
     // No names means everything, except for secrets: those go only to who asks for them.
     let named = !watch.names.is_empty() || type_url == resources::SECRET;
     let chosen: BTreeMap<&String, &Packed> = if resources::is_named(type_url) && named {
@@ -155,11 +158,12 @@ async fn push(shared: &Shared, c: &mut Conn, published: &Published, type_url: &s
     if watch.hash == Some(hash) {
         return;
     }
+    let chosen: Vec<_> = chosen.values().map(|p| p.any.clone()).collect();
     c.nonce += 1;
     let version = published.version.to_string();
     let response = DiscoveryResponse {
         version_info: version.clone(),
-        resources: chosen.values().map(|p| p.any.clone()).collect(),
+        resources: chosen,
         type_url: type_url.to_string(),
         nonce: c.nonce.to_string(),
         ..DiscoveryResponse::default()
