@@ -104,6 +104,8 @@ async fn on_request(shared: &Shared, conn: &mut Option<Conn>, req: DiscoveryRequ
     watch.names = req.resource_names.clone();
     watch.hash = None;
     push(shared, c, &published, &req.type_url, tx).await;
+    // A (re)subscription with nothing new to send can complete the sync, too.
+    release_when_synced(c);
     Ok(())
 }
 
