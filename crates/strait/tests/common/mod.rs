@@ -120,6 +120,34 @@ spec: {containers: [{name: db, image: db, ports: [{containerPort: 5432}]}]}
 status: {podIP: 127.0.0.32}
 "#;
 
+/// The sidecar's data plane and its xDS flavour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataPlane {
+    /// Real Envoy (SotW, or Delta with `delta`).
+    Envoy { delta: bool },
+    /// The Strait proxy (Delta, or SotW with `sotw`).
+    Strait { sotw: bool },
+}
+
+impl DataPlane {
+    /// The `--data-plane` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataPlane::Envoy { .. } => "envoy",
+            DataPlane::Strait { .. } => "strait",
+        }
+    }
+
+    /// The flag selecting the non-default xDS flavour, if any.
+    pub fn xds_flag(self) -> &'static [&'static str] {
+        match self {
+            DataPlane::Envoy { delta: true } => &["--delta"],
+            DataPlane::Strait { sotw: true } => &["--sotw"],
+            _ => &[],
+        }
+    }
+}
+
 pub struct Mesh {
     pub dir: PathBuf,
     pub corpus: PathBuf,
@@ -127,12 +155,22 @@ pub struct Mesh {
     /// The sidecar's IP (also where capture-free TCP listeners bind).
     pub ip: String,
     pub debug: String,
-    _cp: Guard,
+    /// The control plane's ADS address.
+    pub xds: String,
+    _cp: Option<Guard>,
     _proxy: Guard,
 }
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_strait")
+}
+
+/// Starts a control plane reading `dir/config`, logging to `dir/control-plane.log`.
+fn control_plane(dir: &std::path::Path, xds: &str, debug: &str) -> Guard {
+    let mut cp = Command::new(bin());
+    cp.args(["control-plane", "--config"]).arg(dir.join("config"));
+    cp.args(["--xds-address", xds, "--debug-address", debug]);
+    process::spawn("control plane", cp, &dir.join("control-plane.log"))
 }
 
 impl Mesh {
@@ -142,6 +180,11 @@ impl Mesh {
 
     /// Starts the mesh; with `delta`, the sidecar uses Delta xDS instead of State-of-the-World.
     pub fn start_with(name: &str, corpus: PathBuf, delta: bool) -> Mesh {
+        Self::start_with_data_plane(name, corpus, DataPlane::Envoy { delta })
+    }
+
+    /// Starts the mesh with the sidecar running `data_plane`.
+    pub fn start_with_data_plane(name: &str, corpus: PathBuf, data_plane: DataPlane) -> Mesh {
         // Each mesh's sidecar gets its own IP: tests run in parallel and TCP services bind the
         // sidecar's IP at the service port.
         static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(100);
@@ -153,18 +196,14 @@ impl Mesh {
         let dr = corpus.join("samples/bookinfo/networking/destination-rule-all.yaml");
         std::fs::copy(&dr, dir.join("config/destination-rules.yaml")).expect("copy DR");
         let (xds, debug) = (process::free_port("127.0.0.1"), process::free_port("127.0.0.1"));
-        let mut cp = Command::new(bin());
-        cp.args(["control-plane", "--config"]).arg(dir.join("config"));
-        cp.args(["--xds-address", &format!("127.0.0.1:{xds}"), "--debug-address", &format!("127.0.0.1:{debug}")]);
-        let cp = process::spawn("control plane", cp, &dir.join("control-plane.log"));
+        let cp = control_plane(&dir, &format!("127.0.0.1:{xds}"), &format!("127.0.0.1:{debug}"));
         let (admin, health, out) = (process::free_port("127.0.0.1"), process::free_port(&ip), process::free_port(&ip));
         let mut proxy = Command::new(bin());
-        proxy.args(["proxy", "--data-plane", "envoy", "--xds-address", &format!("127.0.0.1:{xds}"), "--ip", &ip]);
-        proxy.args(["--pod", "productpage-v1-1", "--namespace", "default", "--admin-port", &admin.to_string()]);
-        proxy.args(["--health-port", &health.to_string(), "--outbound-port", &out.to_string(), "--log-level", "info"]);
-        if delta {
-            proxy.arg("--delta");
-        }
+        proxy.args(["proxy", "--data-plane", data_plane.name(), "--xds-address", &format!("127.0.0.1:{xds}")]);
+        proxy.args(["--ip", &ip, "--pod", "productpage-v1-1", "--namespace", "default"]);
+        proxy.args(["--admin-port", &admin.to_string(), "--health-port", &health.to_string()]);
+        proxy.args(["--outbound-port", &out.to_string(), "--log-level", "info"]);
+        proxy.args(data_plane.xds_flag());
         let proxy = process::spawn("sidecar", proxy, &dir.join("sidecar.log"));
         wait_for("sidecar readiness", Duration::from_secs(30), || {
             (curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("http://{ip}:{health}/healthz/ready")]) == "200")
@@ -176,9 +215,18 @@ impl Mesh {
             outbound: format!("http://{ip}:{out}"),
             ip: ip.clone(),
             debug: format!("127.0.0.1:{debug}"),
-            _cp: cp,
+            xds: format!("127.0.0.1:{xds}"),
+            _cp: Some(cp),
             _proxy: proxy,
         }
+    }
+
+    /// Stops the control plane (the sidecar keeps its last config), runs `while_down`, then
+    /// starts the control plane again on the same addresses.
+    pub fn restart_control_plane(&mut self, while_down: impl FnOnce(&Mesh)) {
+        drop(self._cp.take());
+        while_down(self);
+        self._cp = Some(control_plane(&self.dir, &self.xds, &self.debug));
     }
 
     /// Installs an Istio sample VirtualService file as the routing config and waits until the

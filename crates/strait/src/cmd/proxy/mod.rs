@@ -2,9 +2,12 @@
 //! 127.0.0.1, ADS to the control plane, node id and metadata), runs `envoy` (from PATH or
 //! `STRAIT_ENVOY`), serves readiness on `IP:--health-port/healthz/ready` through Envoy itself,
 //! and on SIGINT/SIGTERM asks Envoy to quit through its admin API before stopping it.
+//! `--data-plane strait` runs the Strait proxy in-process instead (`strait`), with the same
+//! flags, node identity and addresses, so tests and users can swap data planes.
 //! Every address and port is a flag, so several proxies run side by side on one machine.
 
 mod bootstrap;
+mod strait;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -13,8 +16,11 @@ use std::time::Duration;
 /// Which data plane to run.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum DataPlane {
-    /// Real Envoy, configured over ADS.
+    /// Real Envoy, configured over ADS (the default for now).
     Envoy,
+    /// The Strait proxy (in development: becomes the default once it passes the conformance
+    /// suite that Envoy passes).
+    Strait,
 }
 
 /// Sidecar or gateway.
@@ -29,7 +35,8 @@ pub enum ProxyType {
 /// Arguments of `strait proxy`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The data plane to run.
+    /// The data plane to run: `envoy` (the default for now) or `strait` (the Strait proxy,
+    /// which becomes the default once it passes the same conformance suite as Envoy).
     #[arg(long, value_enum, default_value_t = DataPlane::Envoy)]
     data_plane: DataPlane,
     /// Control plane ADS address.
@@ -65,9 +72,12 @@ pub struct Args {
     /// Where the local app listens (inbound traffic goes there).
     #[arg(long, default_value = "127.0.0.1")]
     app_address: String,
-    /// Use Delta xDS instead of State-of-the-World.
+    /// Use Delta xDS instead of State-of-the-World (Envoy; the Strait proxy uses Delta anyway).
     #[arg(long)]
     delta: bool,
+    /// Strait proxy only: use State-of-the-World xDS instead of Delta.
+    #[arg(long, conflicts_with = "delta")]
+    sotw: bool,
     /// Envoy's log level.
     #[arg(long, default_value = "warning")]
     log_level: String,
@@ -119,17 +129,9 @@ fn settings(a: &Args) -> Result<bootstrap::Settings, String> {
 /// Runs the proxy until interrupted or until Envoy exits.
 pub fn run(a: &Args) -> ExitCode {
     super::init_logging();
-    let DataPlane::Envoy = a.data_plane;
-    let result = settings(a).and_then(|s| {
-        let dir = a
-            .bootstrap_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join(format!("strait-{}-{}", a.pod, std::process::id())));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join("envoy-bootstrap.json");
-        let text = serde_json::to_string_pretty(&bootstrap::render(&s)).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-        run_envoy(a, &path)
+    let result = settings(a).and_then(|s| match a.data_plane {
+        DataPlane::Strait => strait::run(&s, a.sotw),
+        DataPlane::Envoy => run_with_bootstrap(a, &s),
     });
     match result {
         Ok(code) => code,
@@ -138,6 +140,19 @@ pub fn run(a: &Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes Envoy's bootstrap and runs Envoy with it.
+fn run_with_bootstrap(a: &Args, s: &bootstrap::Settings) -> Result<ExitCode, String> {
+    let dir = a
+        .bootstrap_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("strait-{}-{}", a.pod, std::process::id())));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("envoy-bootstrap.json");
+    let text = serde_json::to_string_pretty(&bootstrap::render(s)).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    run_envoy(a, &path)
 }
 
 fn run_envoy(a: &Args, bootstrap: &std::path::Path) -> Result<ExitCode, String> {

@@ -1,0 +1,206 @@
+//! The HTTP connection manager: `HttpConnectionManager` → [`HttpManager`]: where routes come
+//! from (RDS over ADS, or inline), the HTTP filter chain (only fault → CORS → router, as the
+//! control plane generates it; the fault filter's per-route config is what applies), the
+//! codec, and the access log, which must be Istio's TEXT format to stdout (the one format
+//! `crate::access_log` writes).
+
+use super::route_table::RouteTable;
+use super::{ConfigError, Result, no_other_fields, unpack};
+use crate::access_log::ISTIO_TEXT_FORMAT;
+use envoy_types::pb::envoy::config::accesslog::v3::{AccessLog, access_log};
+use envoy_types::pb::envoy::config::core::v3::{
+    config_source::ConfigSourceSpecifier, data_source, substitution_format_string,
+};
+use envoy_types::pb::envoy::extensions::access_loggers::file::v3::{FileAccessLog, file_access_log::AccessLogFormat};
+use envoy_types::pb::envoy::extensions::filters::http::cors::v3::Cors;
+use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
+use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpConnectionManager, HttpFilter,
+    http_connection_manager::{CodecType, RouteSpecifier},
+    http_filter::ConfigType,
+};
+use std::sync::Arc;
+
+/// The fault injection HTTP filter.
+pub const FAULT_FILTER: &str = "envoy.filters.http.fault";
+/// The CORS HTTP filter.
+pub const CORS_FILTER: &str = "envoy.filters.http.cors";
+/// The router HTTP filter.
+pub const ROUTER_FILTER: &str = "envoy.filters.http.router";
+/// The file access logger.
+pub const FILE_ACCESS_LOG: &str = "envoy.access_loggers.file";
+
+/// A compiled HTTP connection manager.
+#[derive(Debug)]
+pub struct HttpManager {
+    /// Stats prefix (`outbound_15001`, `inbound_IP_PORT`).
+    pub stat_prefix: String,
+    /// Where the routes come from.
+    pub routes: RouteSource,
+    /// HTTP/1, HTTP/2 or both (auto-detected).
+    pub codec: Codec,
+    /// Whether the fault filter runs (per-route faults apply only then).
+    pub faults: bool,
+    /// Whether Istio's stdout access log is on.
+    pub access_log: bool,
+    /// RFC 3986 path normalisation before routing.
+    pub normalize_path: bool,
+    /// Upgrade types allowed (lower case: `websocket`, `connect`).
+    pub upgrades: Vec<String>,
+}
+
+/// Route config source.
+#[derive(Debug)]
+pub enum RouteSource {
+    /// RDS over the ADS stream, by name.
+    Rds(String),
+    /// Inline.
+    Inline(Arc<RouteTable>),
+}
+
+/// Downstream codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// HTTP/1.1 and h2c prior knowledge.
+    Auto,
+    /// HTTP/1 only.
+    Http1,
+    /// HTTP/2 only.
+    Http2,
+}
+
+impl TryFrom<&HttpConnectionManager> for HttpManager {
+    type Error = ConfigError;
+
+    fn try_from(h: &HttpConnectionManager) -> Result<Self> {
+        let routes = match &h.route_specifier {
+            Some(RouteSpecifier::Rds(rds)) => {
+                let ads = rds.config_source.as_ref().and_then(|c| c.config_source_specifier.as_ref());
+                if !matches!(ads, Some(ConfigSourceSpecifier::Ads(_))) {
+                    return Err(ConfigError::new("rds.config_source", "only ADS is supported"));
+                }
+                RouteSource::Rds(rds.route_config_name.clone())
+            }
+            Some(RouteSpecifier::RouteConfig(rc)) => {
+                RouteSource::Inline(Arc::new(RouteTable::try_from(rc).map_err(|e| e.within("route_config"))?))
+            }
+            _ => return Err(ConfigError::new("route_specifier", "RDS or an inline route config is required")),
+        };
+        let codec = match CodecType::try_from(h.codec_type) {
+            Ok(CodecType::Auto) => Codec::Auto,
+            Ok(CodecType::Http1) => Codec::Http1,
+            Ok(CodecType::Http2) => Codec::Http2,
+            _ => return Err(ConfigError::unsupported("codec_type")),
+        };
+        let faults = http_filters(&h.http_filters).map_err(|e| e.within("http_filters"))?;
+        let access_log = access_log("access_log", &h.access_log)?;
+        let upgrades = h.upgrade_configs.iter().map(|u| u.upgrade_type.to_ascii_lowercase()).collect();
+        if h.use_remote_address.as_ref().is_some_and(|b| b.value) {
+            return Err(ConfigError::unsupported("use_remote_address"));
+        }
+        let rest = HttpConnectionManager {
+            codec_type: 0,
+            stat_prefix: String::new(),
+            http_filters: Vec::new(),
+            access_log: Vec::new(),
+            use_remote_address: None,
+            normalize_path: None,
+            upgrade_configs: Vec::new(),
+            route_specifier: None,
+            ..h.clone()
+        };
+        no_other_fields(&rest)?;
+        Ok(HttpManager {
+            stat_prefix: h.stat_prefix.clone(),
+            routes,
+            codec,
+            faults,
+            access_log,
+            normalize_path: h.normalize_path.as_ref().is_some_and(|b| b.value),
+            upgrades,
+        })
+    }
+}
+
+/// Checks the filter chain (fault? cors? router, with empty filter-level configs); true when
+/// the fault filter is present.
+fn http_filters(filters: &[HttpFilter]) -> Result<bool> {
+    let mut faults = false;
+    for (i, f) in filters.iter().enumerate() {
+        let at = |e: ConfigError| e.within(format!("[{i}]"));
+        if f.disabled || f.is_optional {
+            return Err(at(ConfigError::unsupported("disabled/is_optional")));
+        }
+        let Some(ConfigType::TypedConfig(any)) = &f.config_type else {
+            return Err(at(ConfigError::new("typed_config", "a typed config is required")));
+        };
+        let last = i + 1 == filters.len();
+        match f.name.as_str() {
+            FAULT_FILTER => {
+                let fault: HttpFault = unpack("typed_config", any).map_err(at)?;
+                if fault != HttpFault::default() {
+                    return Err(at(ConfigError::new("typed_config", "only per-route fault config is supported")));
+                }
+                faults = true;
+            }
+            // CORS policies are per route; a route that has one is refused in `route_table`.
+            CORS_FILTER => {
+                let cors: Cors = unpack("typed_config", any).map_err(at)?;
+                no_other_fields(&cors).map_err(|e| at(e.within("typed_config")))?;
+            }
+            ROUTER_FILTER if last => {
+                let router: Router = unpack("typed_config", any).map_err(at)?;
+                no_other_fields(&router).map_err(|e| at(e.within("typed_config")))?;
+            }
+            ROUTER_FILTER => return Err(at(ConfigError::new("name", "the router must be the last filter"))),
+            other => {
+                return Err(at(ConfigError::new(
+                    "name",
+                    format!("HTTP filter {other} is not supported by the Strait proxy"),
+                )));
+            }
+        }
+    }
+    if filters.last().is_none_or(|f| f.name != ROUTER_FILTER) {
+        return Err(ConfigError::new("", "the last HTTP filter must be the router"));
+    }
+    Ok(faults)
+}
+
+/// Checks access logs: none, or one file log to `/dev/stdout` in Istio's TEXT format (true).
+#[allow(deprecated)]
+pub fn access_log(field: &str, logs: &[AccessLog]) -> Result<bool> {
+    let log = match logs {
+        [] => return Ok(false),
+        [log] => log,
+        _ => return Err(ConfigError::new(field, "at most one access log is supported")),
+    };
+    let err = |what: &str| {
+        Err(ConfigError::new(format!("{field}[0].{what}"), "only Istio's TEXT log to /dev/stdout is supported"))
+    };
+    let Some(access_log::ConfigType::TypedConfig(any)) = &log.config_type else { return err("typed_config") };
+    if log.name != FILE_ACCESS_LOG || log.filter.is_some() {
+        return err("name");
+    }
+    let file: FileAccessLog = unpack(&format!("{field}[0].typed_config"), any)?;
+    if file.path != "/dev/stdout" {
+        return err("typed_config.path");
+    }
+    let format = match &file.access_log_format {
+        Some(AccessLogFormat::LogFormat(f)) => match &f.format {
+            Some(substitution_format_string::Format::TextFormat(t)) => Some(t.as_str()),
+            Some(substitution_format_string::Format::TextFormatSource(ds)) => match &ds.specifier {
+                Some(data_source::Specifier::InlineString(s)) => Some(s.as_str()),
+                _ => None,
+            },
+            _ => None,
+        },
+        Some(AccessLogFormat::Format(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    if format != Some(ISTIO_TEXT_FORMAT) {
+        return err("typed_config.log_format");
+    }
+    Ok(true)
+}

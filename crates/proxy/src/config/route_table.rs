@@ -1,0 +1,280 @@
+//! Route configurations: `RouteConfiguration` → [`RouteTable`]: virtual hosts with a domain
+//! index built the way Envoy searches it (exact names, then the longest `*suffix`, then the
+//! longest `prefix*`, then `*`), each with its ordered routes (match, action, header
+//! mutations, per-route fault).
+
+use super::action::{Action, Direct, Forward, HeaderMutations, Redirect};
+use super::hcm::{CORS_FILTER, FAULT_FILTER};
+use super::matcher::RouteMatch;
+use super::policy::Fault;
+use super::{ConfigError, Result, each, no_other_fields};
+use envoy_types::pb::envoy::config::route::v3::{
+    Route as EnvoyRoute, RouteConfiguration, VirtualHost as EnvoyVirtualHost, route,
+};
+use std::collections::HashMap;
+
+/// A compiled route configuration.
+#[derive(Debug)]
+pub struct RouteTable {
+    /// Its name (`http_proxy`, `9080`, `inbound|9080||`).
+    pub name: String,
+    /// Virtual hosts in config order.
+    pub vhosts: Vec<VirtualHost>,
+    /// Config-level header mutations (applied last).
+    pub headers: HeaderMutations,
+    index: DomainIndex,
+}
+
+/// A compiled virtual host.
+#[derive(Debug)]
+pub struct VirtualHost {
+    /// Its name (`reviews.default.svc.cluster.local:9080`, `allow_any`).
+    pub name: String,
+    /// Routes, first match wins.
+    pub routes: Vec<Route>,
+    /// Header mutations of the virtual host.
+    pub headers: HeaderMutations,
+    /// Send `x-envoy-attempt-count` upstream.
+    pub attempt_count: bool,
+}
+
+/// A compiled route.
+#[derive(Debug)]
+pub struct Route {
+    /// Its name (the access log's `%ROUTE_NAME%`).
+    pub name: String,
+    /// When it applies.
+    pub matcher: RouteMatch,
+    /// What it does.
+    pub action: Action,
+    /// Its header mutations.
+    pub headers: HeaderMutations,
+    /// Fault injection (only when the listener runs the fault filter).
+    pub fault: Option<Fault>,
+}
+
+/// Domain → virtual host index, searched in Envoy's order.
+#[derive(Debug, Default)]
+struct DomainIndex {
+    exact: HashMap<String, usize>,
+    /// `*suffix` wildcards, longest suffix first.
+    suffixes: Vec<(String, usize)>,
+    /// `prefix*` wildcards, longest prefix first.
+    prefixes: Vec<(String, usize)>,
+    any: Option<usize>,
+}
+
+impl RouteTable {
+    /// The virtual host for a request authority (`Host`), matched case-insensitively.
+    pub fn vhost(&self, authority: &str) -> Option<&VirtualHost> {
+        let index = &self.index;
+        let found = if authority.bytes().any(|b| b.is_ascii_uppercase()) {
+            index.find(&authority.to_ascii_lowercase())
+        } else {
+            index.find(authority)
+        };
+        found.and_then(|i| self.vhosts.get(i))
+    }
+}
+
+impl DomainIndex {
+    fn find(&self, host: &str) -> Option<usize> {
+        if let Some(i) = self.exact.get(host) {
+            return Some(*i);
+        }
+        // A wildcard stands for at least one character, as in Envoy.
+        let suffix = self.suffixes.iter().find(|(s, _)| host.len() > s.len() && host.ends_with(s.as_str()));
+        if let Some((_, i)) = suffix {
+            return Some(*i);
+        }
+        let prefix = self.prefixes.iter().find(|(p, _)| host.len() > p.len() && host.starts_with(p.as_str()));
+        prefix.map(|(_, i)| *i).or(self.any)
+    }
+
+    fn insert(&mut self, domain: &str, vhost: usize) -> std::result::Result<(), String> {
+        let d = domain.to_ascii_lowercase();
+        let fresh = if d == "*" {
+            self.any.replace(vhost).is_none()
+        } else if let Some(suffix) = d.strip_prefix('*') {
+            push_unique(&mut self.suffixes, suffix, vhost)
+        } else if let Some(prefix) = d.strip_suffix('*') {
+            push_unique(&mut self.prefixes, prefix, vhost)
+        } else {
+            self.exact.insert(d.clone(), vhost).is_none()
+        };
+        if fresh { Ok(()) } else { Err(format!("domain {domain:?} appears in two virtual hosts")) }
+    }
+
+    fn finish(&mut self) {
+        self.suffixes.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        self.prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    }
+}
+
+fn push_unique(list: &mut Vec<(String, usize)>, s: &str, vhost: usize) -> bool {
+    if list.iter().any(|(x, _)| x == s) {
+        return false;
+    }
+    list.push((s.to_string(), vhost));
+    true
+}
+
+impl TryFrom<&RouteConfiguration> for RouteTable {
+    type Error = ConfigError;
+
+    fn try_from(rc: &RouteConfiguration) -> Result<Self> {
+        let vhosts = each("virtual_hosts", &rc.virtual_hosts, |v| VirtualHost::try_from(v))?;
+        let mut index = DomainIndex::default();
+        for (i, vh) in rc.virtual_hosts.iter().enumerate() {
+            for domain in &vh.domains {
+                index
+                    .insert(domain, i)
+                    .map_err(|e| ConfigError::new("domains", e).within(format!("[{i}]")).within("virtual_hosts"))?;
+            }
+        }
+        index.finish();
+        let headers = HeaderMutations::new(
+            &rc.request_headers_to_add,
+            &rc.request_headers_to_remove,
+            &rc.response_headers_to_add,
+            &rc.response_headers_to_remove,
+        )?;
+        let rest = RouteConfiguration {
+            name: String::new(),
+            virtual_hosts: Vec::new(),
+            // We never reject a route for naming an unknown cluster: it gets 503 NC at request
+            // time, which is what `validate_clusters: false` asks for.
+            validate_clusters: None,
+            request_headers_to_add: Vec::new(),
+            request_headers_to_remove: Vec::new(),
+            response_headers_to_add: Vec::new(),
+            response_headers_to_remove: Vec::new(),
+            metadata: None,
+            ..rc.clone()
+        };
+        no_other_fields(&rest)?;
+        Ok(RouteTable { name: rc.name.clone(), vhosts, headers, index })
+    }
+}
+
+impl TryFrom<&EnvoyVirtualHost> for VirtualHost {
+    type Error = ConfigError;
+
+    fn try_from(vh: &EnvoyVirtualHost) -> Result<Self> {
+        let routes = each("routes", &vh.routes, |r| Route::try_from(r))?;
+        let headers = HeaderMutations::new(
+            &vh.request_headers_to_add,
+            &vh.request_headers_to_remove,
+            &vh.response_headers_to_add,
+            &vh.response_headers_to_remove,
+        )?;
+        let rest = EnvoyVirtualHost {
+            name: String::new(),
+            domains: Vec::new(),
+            routes: Vec::new(),
+            request_headers_to_add: Vec::new(),
+            request_headers_to_remove: Vec::new(),
+            response_headers_to_add: Vec::new(),
+            response_headers_to_remove: Vec::new(),
+            include_request_attempt_count: false,
+            metadata: None,
+            ..vh.clone()
+        };
+        no_other_fields(&rest)?;
+        Ok(VirtualHost { name: vh.name.clone(), routes, headers, attempt_count: vh.include_request_attempt_count })
+    }
+}
+
+impl TryFrom<&EnvoyRoute> for Route {
+    type Error = ConfigError;
+
+    fn try_from(r: &EnvoyRoute) -> Result<Self> {
+        let m = r.r#match.as_ref().ok_or_else(|| ConfigError::new("match", "a match is required"))?;
+        let matcher = RouteMatch::try_from(m).map_err(|e| e.within("match"))?;
+        let action = match &r.action {
+            Some(route::Action::Route(a)) => Action::Forward(Forward::try_from(a).map_err(|e| e.within("route"))?),
+            Some(route::Action::Redirect(a)) => {
+                Action::Redirect(Redirect::try_from(a).map_err(|e| e.within("redirect"))?)
+            }
+            Some(route::Action::DirectResponse(a)) => {
+                Action::Direct(Direct::try_from(a).map_err(|e| e.within("direct_response"))?)
+            }
+            _ => return Err(ConfigError::new("action", "route, redirect or direct_response is required")),
+        };
+        let mut fault = None;
+        for (name, any) in &r.typed_per_filter_config {
+            let field = format!("typed_per_filter_config[{name}]");
+            match name.as_str() {
+                FAULT_FILTER => fault = Some(Fault::from_any(any).map_err(|e| e.within(field))?),
+                CORS_FILTER => {
+                    return Err(ConfigError::new(field, "CORS policies are not supported by the Strait proxy yet"));
+                }
+                _ => return Err(ConfigError::unsupported(field)),
+            }
+        }
+        let headers = HeaderMutations::new(
+            &r.request_headers_to_add,
+            &r.request_headers_to_remove,
+            &r.response_headers_to_add,
+            &r.response_headers_to_remove,
+        )?;
+        let rest = EnvoyRoute {
+            name: String::new(),
+            r#match: None,
+            action: None,
+            typed_per_filter_config: Default::default(),
+            request_headers_to_add: Vec::new(),
+            request_headers_to_remove: Vec::new(),
+            response_headers_to_add: Vec::new(),
+            response_headers_to_remove: Vec::new(),
+            // Tracing operation names and stats prefixes: no tracing or per-route stats yet.
+            decorator: None,
+            stat_prefix: String::new(),
+            metadata: None,
+            ..r.clone()
+        };
+        no_other_fields(&rest)?;
+        Ok(Route { name: r.name.clone(), matcher, action, headers, fault })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(domains: &[&[&str]]) -> DomainIndex {
+        let mut ix = DomainIndex::default();
+        for (i, ds) in domains.iter().enumerate() {
+            for d in *ds {
+                ix.insert(d, i).expect("unique");
+            }
+        }
+        ix.finish();
+        ix
+    }
+
+    #[test]
+    fn domains_are_searched_in_envoys_order() {
+        let ix = index(&[&["reviews:9080", "reviews"], &["*.example.com"], &["*.b.example.com"], &["api.*"], &["*"]]);
+        let table = [
+            ("reviews:9080", Some(0)),
+            ("reviews", Some(0)),
+            ("a.example.com", Some(1)),
+            ("x.b.example.com", Some(2)),
+            ("api.internal", Some(3)),
+            ("example.com", Some(4)),
+            ("reviews:9081", Some(4)),
+        ];
+        for (host, want) in table {
+            assert_eq!(ix.find(host), want, "{host}");
+        }
+        assert_eq!(index(&[&["a"]]).find("b"), None);
+    }
+
+    #[test]
+    fn duplicate_domains_are_refused() {
+        let mut ix = DomainIndex::default();
+        ix.insert("a", 0).expect("first");
+        assert!(ix.insert("A", 1).is_err());
+    }
+}

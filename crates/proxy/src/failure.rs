@@ -1,0 +1,177 @@
+//! One classification of everything that ends a request (or TCP connection) without an
+//! upstream response: each [`Failure`] knows Envoy's status, local-reply body, response flag,
+//! response code details and transport failure reason, and whether a retry policy retries
+//! it, so the access log, the client and the retry loop always agree. The texts are Envoy
+//! 1.40's, checked against it in `strait_proxy_e2e.rs` (older Envoys wrote `connection
+//! failure, transport failure reason: delayed connect error: 111` in the UF body).
+
+use crate::config::policy::RetryOn;
+
+/// Why the proxy answered itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No virtual host or route matched (404 `NR`).
+    NoRoute,
+    /// The route names a cluster we do not have (503 `NC`).
+    ClusterNotFound,
+    /// The cluster has no host to send to (503 `UH`).
+    NoHealthyUpstream,
+    /// The TCP connect failed (503 `UF`), with the OS error number.
+    ConnectFailure(i32),
+    /// The TCP connect timed out (503 `UF`).
+    ConnectTimeout,
+    /// The upstream reset or closed before the response headers (503 `UC`).
+    UpstreamReset,
+    /// The route timeout expired (504 `UT`).
+    Timeout,
+    /// The fault filter aborted the request with this status (`FI`).
+    FaultAbort(u16),
+}
+
+impl Failure {
+    /// HTTP status of the local reply.
+    pub fn status(&self) -> u16 {
+        match self {
+            Failure::NoRoute => 404,
+            Failure::Timeout => 504,
+            Failure::FaultAbort(s) => *s,
+            _ => 503,
+        }
+    }
+
+    /// Envoy's response flag.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Failure::NoRoute => "NR",
+            Failure::ClusterNotFound => "NC",
+            Failure::NoHealthyUpstream => "UH",
+            Failure::ConnectFailure(_) | Failure::ConnectTimeout => "UF",
+            Failure::UpstreamReset => "UC",
+            Failure::Timeout => "UT",
+            Failure::FaultAbort(_) => "FI",
+        }
+    }
+
+    /// `%UPSTREAM_TRANSPORT_FAILURE_REASON%` (`delayed connect error: Connection refused`).
+    pub fn transport_failure(&self) -> String {
+        match self {
+            Failure::ConnectFailure(errno) => format!("delayed connect error: {}", strerror(*errno)),
+            _ => String::new(),
+        }
+    }
+
+    fn reset_reason(&self) -> Option<&'static str> {
+        match self {
+            Failure::ConnectFailure(_) => Some("remote connection failure"),
+            Failure::ConnectTimeout => Some("connection timeout"),
+            Failure::UpstreamReset => Some("connection termination"),
+            _ => None,
+        }
+    }
+
+    /// The local reply body, as Envoy writes it.
+    pub fn body(&self) -> String {
+        match self {
+            Failure::NoRoute | Failure::ClusterNotFound => String::new(),
+            Failure::NoHealthyUpstream => "no healthy upstream".into(),
+            Failure::Timeout => "upstream request timeout".into(),
+            Failure::FaultAbort(_) => "fault filter abort".into(),
+            _ => format!(
+                "upstream connect error or disconnect/reset before headers. reset reason: {}",
+                self.reset_reason().unwrap_or_default()
+            ),
+        }
+    }
+
+    /// `%RESPONSE_CODE_DETAILS%`.
+    pub fn details(&self) -> String {
+        match self {
+            Failure::NoRoute => "route_not_found".into(),
+            Failure::ClusterNotFound => "cluster_not_found".into(),
+            Failure::NoHealthyUpstream => "no_healthy_upstream".into(),
+            Failure::Timeout => "response_timeout".into(),
+            Failure::FaultAbort(_) => "fault_filter_abort".into(),
+            _ => {
+                let reason = self.reset_reason().unwrap_or_default().replace(' ', "_");
+                let transport = self.transport_failure().replace(' ', "_");
+                if transport.is_empty() {
+                    format!("upstream_reset_before_response_started{{{reason}}}")
+                } else {
+                    format!("upstream_reset_before_response_started{{{reason}|{transport}}}")
+                }
+            }
+        }
+    }
+
+    /// True when a retry policy with these conditions retries this failure.
+    pub fn retryable(&self, on: &RetryOn) -> bool {
+        match self {
+            Failure::ConnectFailure(_) | Failure::ConnectTimeout => {
+                on.connect_failure || on.five_xx || on.gateway_error || on.reset
+            }
+            Failure::UpstreamReset => on.reset || on.five_xx || on.gateway_error,
+            _ => false,
+        }
+    }
+}
+
+/// The OS's text for an error number (`Connection refused`), as Envoy prints it.
+fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// True when a response with this status is retried under `on` (`codes`: the policy's
+/// retriable status codes).
+pub fn status_retryable(status: u16, on: &RetryOn, codes: &[u16]) -> bool {
+    (on.five_xx && status >= 500)
+        || (on.gateway_error && matches!(status, 502..=504))
+        || (on.retriable_4xx && status == 409)
+        || (on.retriable_status_codes && codes.contains(&status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_replies_match_envoy() {
+        let table: &[(Failure, u16, &str, &str)] = &[
+            (Failure::NoRoute, 404, "NR", ""),
+            (Failure::NoHealthyUpstream, 503, "UH", "no healthy upstream"),
+            (
+                Failure::ConnectFailure(libc::ECONNREFUSED),
+                503,
+                "UF",
+                "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure",
+            ),
+            (Failure::Timeout, 504, "UT", "upstream request timeout"),
+            (Failure::FaultAbort(503), 503, "FI", "fault filter abort"),
+        ];
+        for (f, status, flag, body) in table {
+            assert_eq!((f.status(), f.flag(), f.body().as_str()), (*status, *flag, *body), "{f:?}");
+        }
+        assert_eq!(
+            Failure::ConnectFailure(libc::ECONNREFUSED).details(),
+            "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}"
+        );
+        assert_eq!(
+            Failure::ConnectFailure(libc::ECONNREFUSED).transport_failure(),
+            "delayed connect error: Connection refused"
+        );
+    }
+
+    #[test]
+    fn retry_conditions_classify() {
+        let connect = RetryOn { connect_failure: true, ..Default::default() };
+        assert!(Failure::ConnectFailure(111).retryable(&connect));
+        assert!(!Failure::Timeout.retryable(&connect));
+        let five = RetryOn { five_xx: true, ..Default::default() };
+        assert!(status_retryable(503, &five, &[]) && !status_retryable(404, &five, &[]));
+        let codes = RetryOn { retriable_status_codes: true, ..Default::default() };
+        assert!(status_retryable(503, &codes, &[503]) && !status_retryable(503, &codes, &[]));
+    }
+}

@@ -1,0 +1,261 @@
+//! One HTTP request through the proxy: read the request parts routing needs, route them
+//! (`crate::route`), apply the route's fault, then answer directly, redirect, tunnel a
+//! CONNECT or forward upstream (`forward`); failures become Envoy's local replies
+//! (`error::Failure`). Every request ends in exactly one access log record, written when the
+//! response body ends.
+
+use super::body::{Completion, DownstreamBody};
+use super::{connect, forward, headers};
+use crate::access_log::Record;
+use crate::config::HttpManager;
+use crate::config::policy::{Abort, Fault};
+use crate::failure::Failure;
+use crate::route::{self, Decision};
+use crate::state::Shared;
+use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Instant, SystemTime};
+
+/// What a request knows about its downstream connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// The connection manager of the listener that accepted it.
+    pub hcm: Arc<HttpManager>,
+    /// Where it arrived.
+    pub local: SocketAddr,
+    /// Who connected.
+    pub remote: SocketAddr,
+}
+
+/// A request in flight: its record and counters.
+pub(super) struct Exchange {
+    pub record: Record,
+    pub started: Instant,
+    pub received: Arc<AtomicU64>,
+    /// Whether the response still has to write the access log (a CONNECT tunnel takes it).
+    pub log: bool,
+}
+
+/// `HTTP/1.1`, `HTTP/2`, … for the access log.
+pub fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// The authority routing uses: the absolute-form or HTTP/2 `:authority`, else `Host`.
+fn authority_of(req: &Request<Incoming>) -> String {
+    if let Some(a) = req.uri().authority() {
+        return a.as_str().to_string();
+    }
+    req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// Serves one request.
+pub async fn handle(
+    mut req: Request<Incoming>,
+    conn: Arc<Conn>,
+    shared: Arc<Shared>,
+) -> Result<Response<DownstreamBody>, Infallible> {
+    let started = Instant::now();
+    let authority = authority_of(&req);
+    let mut path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    if req.method() == http::Method::CONNECT {
+        path.clear();
+    } else if conn.hcm.normalize_path {
+        path = normalize(&path);
+    }
+    let request_id = headers::ensure_request_id(req.headers_mut());
+    let h = req.headers();
+    let record = Record {
+        start: SystemTime::now(),
+        method: Some(req.method().to_string()),
+        path: Some(path.clone()).filter(|p| !p.is_empty()),
+        protocol: Some(protocol(req.version())),
+        status: 0,
+        flags: "",
+        details: String::new(),
+        transport_failure: String::new(),
+        bytes_received: 0,
+        bytes_sent: 0,
+        duration_ms: 0,
+        upstream_service_time: None,
+        x_forwarded_for: headers::text(h, &http::HeaderName::from_static("x-forwarded-for")),
+        user_agent: headers::text(h, &header::USER_AGENT),
+        request_id,
+        authority: Some(authority.clone()),
+        upstream_host: None,
+        upstream_cluster: None,
+        upstream_local: None,
+        downstream_local: conn.local,
+        downstream_remote: conn.remote,
+        route_name: None,
+    };
+    let mut ex = Exchange { record, started, received: Arc::new(AtomicU64::new(0)), log: conn.hcm.access_log };
+    let response = match dispatch(req, &authority, &path, &conn, &shared, &mut ex).await {
+        Ok(r) => r,
+        Err(f) => local_reply(&f, &mut ex),
+    };
+    let (parts, body) = response.into_parts();
+    let completion = ex.log.then(|| Completion {
+        record: ex.record,
+        started: ex.started,
+        received: ex.received,
+        sent: 0,
+        shared: shared.clone(),
+    });
+    Ok(Response::from_parts(parts, body.with_log(completion)))
+}
+
+/// Routes and carries out the decision.
+async fn dispatch(
+    req: Request<Incoming>,
+    authority: &str,
+    path: &str,
+    conn: &Conn,
+    shared: &Arc<Shared>,
+    ex: &mut Exchange,
+) -> Result<Response<DownstreamBody>, Failure> {
+    let config = shared.config.load_full();
+    let table = config.route_table(&conn.hcm).ok_or(Failure::NoRoute)?;
+    let view = route::Request {
+        method: req.method(),
+        authority,
+        path,
+        scheme: req.uri().scheme_str().unwrap_or("http"),
+        headers: req.headers(),
+    };
+    let plan = route::plan(table, &view).ok_or(Failure::NoRoute)?;
+    ex.record.route_name = Some(plan.route.name.clone()).filter(|n| !n.is_empty());
+    if let Decision::Forward { cluster, .. } = &plan.decision {
+        ex.record.upstream_cluster = Some((*cluster).to_string());
+    }
+    if conn.hcm.faults
+        && let Some(fault) = &plan.route.fault
+    {
+        inject(fault, ex).await?;
+    }
+    let mut response = match &plan.decision {
+        Decision::Direct(d) => {
+            ex.record.details = "direct_response".into();
+            let body = d.body.clone().unwrap_or_default();
+            reply(d.status, body, None)
+        }
+        Decision::Redirect { location, status } => {
+            ex.record.details = "direct_response".into();
+            let mut r = reply(*status, bytes::Bytes::new(), None);
+            if let Ok(v) = HeaderValue::from_str(location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Decision::Forward { forward, cluster, .. } if forward.connect => {
+            return connect::tunnel(req, &config, cluster, authority, shared, ex).await;
+        }
+        Decision::Forward { .. } if req.method() == http::Method::CONNECT => return Err(Failure::NoRoute),
+        Decision::Forward { forward, cluster, .. } => {
+            forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex).await?
+        }
+    };
+    for m in plan.mutations() {
+        headers::mutate_response(response.headers_mut(), m);
+    }
+    Ok(response)
+}
+
+/// Applies a route's fault: the delay first, then the abort (each with its probability).
+async fn inject(fault: &Fault, ex: &mut Exchange) -> Result<(), Failure> {
+    let roll = |per_million: u32| crate::rng::below(1_000_000) < u64::from(per_million);
+    if let Some((delay, p)) = fault.delay
+        && roll(p)
+    {
+        ex.record.flags = "DI";
+        tokio::time::sleep(delay).await;
+    }
+    if let Some((abort, p)) = fault.abort
+        && roll(p)
+    {
+        return Err(match abort {
+            Abort::Http(status) => Failure::FaultAbort(status),
+            // gRPC aborts answer 200 with grpc-status; not yet: an HTTP 503 says so honestly.
+            Abort::Grpc(_) => Failure::FaultAbort(503),
+        });
+    }
+    Ok(())
+}
+
+/// A response the proxy writes itself.
+pub fn reply(status: u16, body: bytes::Bytes, content_type: Option<&'static str>) -> Response<DownstreamBody> {
+    let mut r = Response::new(DownstreamBody::full(body.clone()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if !body.is_empty() {
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type.unwrap_or("text/plain")));
+    }
+    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    r
+}
+
+/// Envoy's local reply for `f`, recorded in the access log.
+fn local_reply(f: &Failure, ex: &mut Exchange) -> Response<DownstreamBody> {
+    ex.record.flags = f.flag();
+    ex.record.details = f.details();
+    ex.record.transport_failure = f.transport_failure();
+    ex.record.status = f.status();
+    reply(f.status(), bytes::Bytes::from(f.body()), None)
+}
+
+/// RFC 3986 §5.2.4 dot-segment removal on the path (the query is kept as is), as Envoy's
+/// `normalize_path`.
+pub fn normalize(path: &str) -> String {
+    let (p, query) = route::split_query(path);
+    if !p.contains("/.") {
+        return path.to_string();
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = p.split('/').skip(1).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *seg {
+            "." => {
+                if last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                out.pop();
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}{query}", out.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn dot_segments_are_removed() {
+        let table = [
+            ("/a/b/../c", "/a/c"),
+            ("/a/./b", "/a/b"),
+            ("/../a", "/a"),
+            ("/a/b/..", "/a/"),
+            ("/a/.?x=/..", "/a/?x=/.."),
+            ("/plain?x", "/plain?x"),
+        ];
+        for (input, want) in table {
+            assert_eq!(normalize(input), want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The TCP proxy: each accepted connection goes to the listener's cluster (weighted clusters
+//! picked exactly by smooth WRR), to a host picked by the cluster's balancer, and the bytes
+//! are spliced both ways until either side closes. A connect failure closes the downstream
+//! connection, as Envoy does, with `UF` (or `UH` without hosts) in the access log; every
+//! connection ends in one access log record with its byte counts and duration.
+
+use crate::access_log::Record;
+use crate::config::listener::TcpProxy;
+use crate::failure::Failure;
+use crate::state::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tokio::net::TcpStream;
+
+/// Proxies one downstream connection.
+pub async fn serve(
+    mut downstream: TcpStream,
+    proxy: Arc<TcpProxy>,
+    local: SocketAddr,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let started = Instant::now();
+    let cluster_name = proxy.pick().to_string();
+    let mut record = record(local, remote, &cluster_name);
+    let config = shared.config.load_full();
+    let connected = async {
+        let cluster = config.clusters.get(&cluster_name).ok_or(Failure::ClusterNotFound)?;
+        let target = crate::upstream::Target { authority: "", header: |_: &str| None, local: Some(local) };
+        let (addr, active) = crate::upstream::pick(cluster, &config, &target, None)?;
+        record.upstream_host = Some(addr);
+        let upstream = crate::upstream::connect(cluster, addr).await?;
+        Ok::<_, Failure>((upstream, active))
+    };
+    match connected.await {
+        Ok((mut upstream, _active)) => {
+            record.upstream_local = upstream.local_addr().ok();
+            let _ = downstream.set_nodelay(true);
+            if let Ok((up, down)) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
+                record.bytes_received = up;
+                record.bytes_sent = down;
+            }
+        }
+        Err(f) => {
+            record.flags = f.flag();
+            record.transport_failure = f.transport_failure();
+        }
+    }
+    if proxy.access_log {
+        record.duration_ms = crate::upstream::millis(started.elapsed());
+        shared.access_log.log(&record);
+    }
+}
+
+fn record(local: SocketAddr, remote: SocketAddr, cluster: &str) -> Record {
+    Record {
+        start: SystemTime::now(),
+        method: None,
+        path: None,
+        protocol: None,
+        status: 0,
+        flags: "",
+        details: String::new(),
+        transport_failure: String::new(),
+        bytes_received: 0,
+        bytes_sent: 0,
+        duration_ms: 0,
+        upstream_service_time: None,
+        x_forwarded_for: None,
+        user_agent: None,
+        request_id: None,
+        authority: None,
+        upstream_host: None,
+        upstream_cluster: Some(cluster.to_string()),
+        upstream_local: None,
+        downstream_local: local,
+        downstream_remote: remote,
+        route_name: None,
+    }
+}
