@@ -140,6 +140,10 @@ async fn push(shared: &Shared, c: &mut Conn, published: &Published, snap: &Packe
         .collect();
     let removed: Vec<String> = watch.sent.keys().filter(|n| !all.contains_key(*n)).cloned().collect();
     if updated.is_empty() && removed.is_empty() {
+        if watch.nonce.is_empty() {
+            // First request for the type and the proxy already has everything (a reconnect).
+            shared.status.current(c.id, resources::short(type_url), &published.version.to_string());
+        }
         return;
     }
     for r in &updated {

@@ -129,6 +129,19 @@ impl StatusBoard {
         });
     }
 
+    /// Records that the proxy already holds `version` of `ty` (a Delta reconnect whose initial
+    /// resource versions are current): nothing is sent, yet it is in sync, not "NOT SENT".
+    pub fn current(&self, id: u64, ty: &'static str, version: &str) {
+        self.with(|b| {
+            if let Some(c) = b.conns.get_mut(&id) {
+                let t = c.types.entry(ty).or_default();
+                t.sent = Some(version.to_string());
+                t.acked = Some(version.to_string());
+                t.nack = None;
+            }
+        });
+    }
+
     /// Records a NACK with the proxy's message.
     pub fn nacked(&self, id: u64, ty: &'static str, message: &str) {
         self.with(|b| {
@@ -198,5 +211,10 @@ mod tests {
         board.sent(id, "CDS", "2");
         assert_eq!(board.rows()[0].state["CDS"], "STALE");
         assert!(board.metrics().contains("pilot_total_xds_rejects 1"));
+        // A Delta reconnect that already holds the current version is in sync, and no push counts.
+        let pushes = board.metrics();
+        board.current(id, "EDS", "2");
+        assert_eq!(board.rows()[0].state["EDS"], "SYNCED");
+        assert_eq!(board.metrics(), pushes);
     }
 }
