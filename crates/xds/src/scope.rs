@@ -7,6 +7,8 @@
 //! proxy's namespace whose `workloadSelector` matches its labels; else the namespace's Sidecar
 //! without a selector; else the mesh root namespace's Sidecar without a selector.
 
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use strait_model::Object;
 use strait_model::mesh::OutboundMode;
 use strait_model::networking::sidecar::Sidecar;
@@ -20,13 +22,54 @@ pub struct Scope<'a> {
     /// The proxy.
     pub proxy: &'a Proxy,
     sidecar: Option<&'a Object<Sidecar>>,
+    // Lookup tables built on first use, once per generation: without them, resolving every
+    // route's hosts scans all services, VirtualServices and DestinationRules (quadratic in mesh
+    // size; 2,000 services made one proxy's generation take ~180 ms).
+    by_host: OnceCell<HashMap<&'a str, Vec<&'a Service>>>,
+    virtual_services: OnceCell<crate::routes::virtual_hosts::VsIndex<'a>>,
+    destination_rules: OnceCell<crate::destination_rules::Index<'a>>,
 }
 
 impl<'a> Scope<'a> {
     /// The scope of `proxy`.
     pub fn new(registry: &'a Registry, proxy: &'a Proxy) -> Self {
         let sidecar = if proxy.id.node_type == NodeType::Sidecar { select_sidecar(registry, proxy) } else { None };
-        Self { registry, proxy, sidecar }
+        Self {
+            registry,
+            proxy,
+            sidecar,
+            by_host: OnceCell::new(),
+            virtual_services: OnceCell::new(),
+            destination_rules: OnceCell::new(),
+        }
+    }
+
+    /// The service `host` names for this proxy (`strait_registry::hosts::service_for`, indexed).
+    pub fn service_for(&self, host: &str) -> Option<&'a Service> {
+        let index = self.by_host.get_or_init(|| {
+            let mut map: HashMap<&'a str, Vec<&'a Service>> = HashMap::new();
+            for s in &self.registry.services {
+                map.entry(s.hostname.as_str()).or_default().push(s);
+            }
+            map
+        });
+        let from_ns = self.proxy.id.namespace.as_str();
+        let mut visible = index.get(host)?.iter().copied().filter(|s| s.visibility.visible_to(from_ns));
+        let first = visible.next()?;
+        if first.namespace == from_ns {
+            return Some(first);
+        }
+        Some(visible.find(|s| s.namespace == from_ns).unwrap_or(first))
+    }
+
+    /// The mesh VirtualServices visible to this proxy, indexed by host.
+    pub(crate) fn virtual_services(&self) -> &crate::routes::virtual_hosts::VsIndex<'a> {
+        self.virtual_services.get_or_init(|| crate::routes::virtual_hosts::VsIndex::new(self))
+    }
+
+    /// The registry's DestinationRules, indexed once per generation.
+    pub fn destination_rules(&self) -> &crate::destination_rules::Index<'a> {
+        self.destination_rules.get_or_init(|| crate::destination_rules::Index::new(self.registry))
     }
 
     /// The Sidecar resource that applies to this proxy, if any.

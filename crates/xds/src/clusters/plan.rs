@@ -3,7 +3,7 @@
 //! names and the discovery type.
 
 use super::policy;
-use crate::destination_rules::{Applied, Direction, Index};
+use crate::destination_rules::{Applied, Direction};
 use crate::names;
 use crate::scope::Scope;
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ pub struct Plan<'a> {
 
 /// The outbound clusters of the scope, in service then port then subset order.
 pub fn outbound<'a>(scope: &Scope<'a>) -> Vec<Plan<'a>> {
-    let index = Index::new(scope.registry);
+    let index = scope.destination_rules();
     let mut out = Vec::new();
     for service in scope.services() {
         let rule =

@@ -9,7 +9,7 @@
 //! ORIGINAL_DST: Strait also runs without iptables, where the original destination is the proxy.
 
 use super::{Wrapper, mesh_connect_timeout, policy};
-use crate::destination_rules::{Direction, Index};
+use crate::destination_rules::Direction;
 use crate::endpoints::socket_address;
 use crate::names;
 use crate::scope::Scope;
@@ -111,7 +111,7 @@ pub fn inbound(scope: &Scope<'_>) -> Vec<Cluster> {
     if scope.proxy.id.node_type != strait_registry::NodeType::Sidecar {
         return Vec::new();
     }
-    let index = Index::new(scope.registry);
+    let index = scope.destination_rules();
     own_ports(scope)
         .into_iter()
         .map(|(target, (service, port))| {

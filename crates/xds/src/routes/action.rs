@@ -40,12 +40,10 @@ impl Ctx<'_, '_> {
         let host = fqdn(&d.host, self.namespace, dns_domain(self.scope));
         let port = match d.port.as_ref().map(|p| p.number).filter(|n| *n != 0) {
             Some(n) => n,
-            None => {
-                match strait_registry::hosts::service_for(self.scope.registry, &host, &self.scope.proxy.id.namespace) {
-                    Some(svc) if svc.ports.len() == 1 => svc.ports[0].number,
-                    _ => self.port,
-                }
-            }
+            None => match self.scope.service_for(&host) {
+                Some(svc) if svc.ports.len() == 1 => svc.ports[0].number,
+                _ => self.port,
+            },
         };
         names::outbound_cluster(port, d.subset.as_deref().unwrap_or_default(), &host)
     }

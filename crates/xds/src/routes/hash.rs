@@ -18,9 +18,13 @@ fn consistent_hash(tp: Option<&TrafficPolicy>) -> Option<&ConsistentHashLb> {
 pub(crate) fn for_destination(ctx: &Ctx<'_, '_>, d: &Destination) -> Option<HashPolicy> {
     let registry = ctx.scope.registry;
     let host = strait_registry::hosts::fqdn(&d.host, ctx.namespace, &registry.domain);
-    let service_ns = strait_registry::hosts::service_for(registry, &host, &ctx.scope.proxy.id.namespace)
-        .map_or_else(|| ctx.namespace.to_string(), |s| s.namespace.clone());
-    let applied = destination_rules::lookup(registry, ctx.scope.proxy, &host, &service_ns)?;
+    let service_ns = ctx.scope.service_for(&host).map_or_else(|| ctx.namespace.to_string(), |s| s.namespace.clone());
+    let applied = ctx.scope.destination_rules().lookup(
+        ctx.scope.proxy,
+        &host,
+        &service_ns,
+        destination_rules::Direction::Outbound,
+    )?;
     let subset = d.subset.as_deref().filter(|s| !s.is_empty());
     let subset_policy = subset
         .and_then(|name| applied.rule.subsets.iter().find(|s| s.name == name))

@@ -10,7 +10,7 @@ use envoy_types::pb::envoy::config::route::v3::{
     route_match::PathSpecifier,
 };
 use envoy_types::pb::google::protobuf::Duration;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use strait_model::Object;
 use strait_model::mesh::OutboundMode;
 use strait_model::networking::virtual_service::VirtualService;
@@ -38,18 +38,51 @@ fn exported_to(vs: &Object<VirtualService>, ns: &str) -> bool {
 /// VirtualServices bound to the mesh, visible from the proxy, with a host covering `hostname`,
 /// in (namespace, name) order: their HTTP rules are merged in that order.
 pub(crate) fn virtual_services_for<'a>(scope: &Scope<'a>, hostname: &str) -> Vec<&'a Object<VirtualService>> {
-    let ns = &scope.proxy.id.namespace;
-    let domain = dns_domain(scope);
-    let mut out: Vec<_> = scope
-        .registry
-        .config
-        .virtual_services
-        .iter()
-        .filter(|vs| vs.spec.applies_to_mesh() && exported_to(vs, ns))
-        .filter(|vs| vs.spec.hosts.iter().any(|h| host_matches(&fqdn(h, namespace_of(vs), domain), hostname)))
-        .collect();
-    out.sort_by(|a, b| (namespace_of(a), name_of(a)).cmp(&(namespace_of(b), name_of(b))));
-    out
+    scope.virtual_services().lookup(hostname)
+}
+
+/// The mesh-bound VirtualServices visible to one proxy, in (namespace, name) order, with their
+/// hosts resolved once: exact hosts in a map, wildcard hosts in a (short) list.
+pub(crate) struct VsIndex<'a> {
+    ordered: Vec<&'a Object<VirtualService>>,
+    exact: HashMap<String, Vec<usize>>,
+    wildcard: Vec<(String, usize)>,
+}
+
+impl<'a> VsIndex<'a> {
+    pub(crate) fn new(scope: &Scope<'a>) -> Self {
+        let ns = &scope.proxy.id.namespace;
+        let domain = dns_domain(scope);
+        let mut ordered: Vec<_> = scope
+            .registry
+            .config
+            .virtual_services
+            .iter()
+            .filter(|vs| vs.spec.applies_to_mesh() && exported_to(vs, ns))
+            .collect();
+        ordered.sort_by(|a, b| (namespace_of(a), name_of(a)).cmp(&(namespace_of(b), name_of(b))));
+        let (mut exact, mut wildcard) = (HashMap::<String, Vec<usize>>::new(), Vec::new());
+        for (i, vs) in ordered.iter().enumerate() {
+            for h in &vs.spec.hosts {
+                let host = fqdn(h, namespace_of(vs), domain);
+                if host.starts_with('*') {
+                    wildcard.push((host, i));
+                } else {
+                    exact.entry(host).or_default().push(i);
+                }
+            }
+        }
+        Self { ordered, exact, wildcard }
+    }
+
+    /// The VirtualServices with a host covering `hostname`, in (namespace, name) order.
+    pub(crate) fn lookup(&self, hostname: &str) -> Vec<&'a Object<VirtualService>> {
+        let mut hits: Vec<usize> = self.exact.get(hostname).cloned().unwrap_or_default();
+        hits.extend(self.wildcard.iter().filter(|(p, _)| host_matches(p, hostname)).map(|(_, i)| *i));
+        hits.sort_unstable();
+        hits.dedup();
+        hits.into_iter().map(|i| self.ordered[i]).collect()
+    }
 }
 
 /// `addr` or `[addr]` for IPv6, as it appears in a Host header.
