@@ -52,10 +52,21 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Generates and packs `proxy`'s config from `published`, a few streams at a time.
-    pub async fn generate(&self, published: &Published, proxy: &strait_registry::Proxy) -> resources::PackedSnapshot {
+    /// Generates and packs `proxy`'s config from `published`, a few streams at a time, on the
+    /// blocking pool: generation is CPU bound, and on the async workers it would starve the
+    /// gRPC connections' I/O (HTTP/2 pings go unanswered and clients drop the connection).
+    pub async fn generate(
+        &self,
+        published: &Arc<Published>,
+        proxy: &strait_registry::Proxy,
+    ) -> resources::PackedSnapshot {
         let _permit = self.generation.acquire().await;
-        resources::pack_all(&strait_xds::generate(&published.registry, proxy))
+        let (published, proxy) = (published.clone(), proxy.clone());
+        tokio::task::spawn_blocking(move || resources::pack_all(&strait_xds::generate(&published.registry, &proxy)))
+            .await
+            // A panic in generation must not turn into an empty config pushed to the proxy: it
+            // ends this stream, as it would have on the async worker.
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 }
 

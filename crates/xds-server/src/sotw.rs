@@ -111,7 +111,7 @@ async fn on_request(shared: &Shared, conn: &mut Option<Conn>, req: DiscoveryRequ
 
 /// Makes sure the stream holds the packed snapshot of `published` (one generation serves
 /// every type it pushes for that version).
-async fn ensure_snapshot(shared: &Shared, c: &mut Conn, published: &Published) {
+async fn ensure_snapshot(shared: &Shared, c: &mut Conn, published: &Arc<Published>) {
     if c.snapshot.as_ref().is_none_or(|(v, _)| *v != published.version) {
         c.snapshot = None;
         let packed = shared.generate(published, &c.proxy).await;
@@ -119,7 +119,7 @@ async fn ensure_snapshot(shared: &Shared, c: &mut Conn, published: &Published) {
     }
 }
 
-async fn push_all(shared: &Shared, c: &mut Conn, published: &Published, tx: &Tx) {
+async fn push_all(shared: &Shared, c: &mut Conn, published: &Arc<Published>, tx: &Tx) {
     // Resources encode deterministically (see strait_xds::any), so `push`'s per-type hash of
     // what was last sent is enough to skip types whose resources did not change.
     for ty in resources::ORDER {
@@ -144,7 +144,7 @@ fn release_when_synced(c: &mut Conn) {
 }
 
 /// Sends the current resources of `type_url` if they differ from what was last sent.
-async fn push(shared: &Shared, c: &mut Conn, published: &Published, type_url: &str, tx: &Tx) {
+async fn push(shared: &Shared, c: &mut Conn, published: &Arc<Published>, type_url: &str, tx: &Tx) {
     ensure_snapshot(shared, c, published).await;
     let (Some(watch), Some((_, snap))) = (c.watches.get(type_url), c.snapshot.as_ref()) else { return };
     let empty = BTreeMap::new();
