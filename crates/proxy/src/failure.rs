@@ -26,6 +26,13 @@ pub enum Failure {
     Timeout,
     /// The fault filter aborted the request with this status (`FI`).
     FaultAbort(u16),
+    /// A circuit breaker of the cluster refused the request (503 `UO`, reset reason `overflow`).
+    Overflow,
+    /// The last attempt's failure once the retry policy stopped: `retried` when at least one
+    /// retry was made (Envoy's body then says "retried and the latest reset reason"), `flag` the
+    /// retry outcome Envoy logs before the failure's own flag (`URX` when retries ran out, `UO`
+    /// when the circuit breaker refused one).
+    AfterRetries { last: Box<Failure>, retried: bool, flag: &'static str },
 }
 
 impl Failure {
@@ -35,6 +42,7 @@ impl Failure {
             Failure::NoRoute => 404,
             Failure::Timeout => 504,
             Failure::FaultAbort(s) => *s,
+            Failure::AfterRetries { last, .. } => last.status(),
             _ => 503,
         }
     }
@@ -49,6 +57,8 @@ impl Failure {
             Failure::UpstreamReset => "UC",
             Failure::Timeout => "UT",
             Failure::FaultAbort(_) => "FI",
+            Failure::Overflow => "UO",
+            Failure::AfterRetries { last, flag, .. } => crate::upstream::retry::flags(flag, last.flag()),
         }
     }
 
@@ -56,6 +66,7 @@ impl Failure {
     pub fn transport_failure(&self) -> String {
         match self {
             Failure::ConnectFailure(errno) => format!("delayed connect error: {}", strerror(*errno)),
+            Failure::AfterRetries { last, .. } => last.transport_failure(),
             _ => String::new(),
         }
     }
@@ -65,6 +76,8 @@ impl Failure {
             Failure::ConnectFailure(_) => Some("remote connection failure"),
             Failure::ConnectTimeout => Some("connection timeout"),
             Failure::UpstreamReset => Some("connection termination"),
+            Failure::Overflow => Some("overflow"),
+            Failure::AfterRetries { last, .. } => last.reset_reason(),
             _ => None,
         }
     }
@@ -76,6 +89,12 @@ impl Failure {
             Failure::NoHealthyUpstream => "no healthy upstream".into(),
             Failure::Timeout => "upstream request timeout".into(),
             Failure::FaultAbort(_) => "fault filter abort".into(),
+            Failure::AfterRetries { last, retried, .. } => match last.reset_reason() {
+                Some(reason) if *retried => format!(
+                    "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: {reason}"
+                ),
+                _ => last.body(),
+            },
             _ => format!(
                 "upstream connect error or disconnect/reset before headers. reset reason: {}",
                 self.reset_reason().unwrap_or_default()
@@ -91,6 +110,7 @@ impl Failure {
             Failure::NoHealthyUpstream => "no_healthy_upstream".into(),
             Failure::Timeout => "response_timeout".into(),
             Failure::FaultAbort(_) => "fault_filter_abort".into(),
+            Failure::AfterRetries { last, .. } => last.details(),
             _ => {
                 let reason = self.reset_reason().unwrap_or_default().replace(' ', "_");
                 let transport = self.transport_failure().replace(' ', "_");

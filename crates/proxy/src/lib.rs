@@ -7,9 +7,10 @@
 //! [`config`] and binds [`listeners`]; connections go to [`http`] (hyper server, routing with
 //! [`route`], forwarding with retries and timeouts through per-cluster pools) or [`tcp`];
 //! hosts are picked by [`lb`] through [`upstream`]; failures are classified by [`failure`];
-//! every request ends in one [`access_log`] record; [`admin`] serves readiness and the admin
-//! API. The runtime has `STRAIT_PROXY_WORKERS` worker threads (default 1, like Envoy's
-//! `--concurrency 1` in `strait proxy`).
+//! every request ends in one [`access_log`] record, which also feeds the [`metrics`];
+//! [`admin`] serves readiness, Prometheus metrics and the admin API. The runtime has
+//! `STRAIT_PROXY_WORKERS` worker threads (default 1, like Envoy's `--concurrency 1` in
+//! `strait proxy`).
 
 pub mod access_log;
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod failure;
 pub mod http;
 pub mod lb;
 pub mod listeners;
+pub mod metrics;
 pub mod rng;
 pub mod route;
 pub mod state;
@@ -49,9 +51,15 @@ pub struct Settings {
     pub admin: SocketAddr,
     /// Readiness address (IP:PORT).
     pub health: SocketAddr,
+    /// How long SIGTERM waits for connections to finish (ProxyConfig `terminationDrainDuration`).
+    pub drain: std::time::Duration,
+    /// Prometheus address (IP:15090), if any.
+    pub metrics: Option<SocketAddr>,
+    /// The log filter and how to change it at run time (admin `/logging`).
+    pub log: admin::logging::LogControl,
 }
 
-/// Runs the proxy until `/quitquitquit`, SIGINT or SIGTERM.
+/// Runs the proxy until `/quitquitquit`, or SIGINT or SIGTERM and the drain that follows.
 pub fn run(settings: Settings) -> Result<(), String> {
     let workers = std::env::var("STRAIT_PROXY_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(1usize).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -64,15 +72,20 @@ pub fn run(settings: Settings) -> Result<(), String> {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
-    let state = Arc::new(state::State::new(access_log::Sink::stdout()));
+    let telemetry = metrics::Telemetry::new(metrics::labels::Local::from_node(&settings.metadata, &settings.labels));
+    let state = Arc::new(state::State::new(access_log::Sink::new(Arc::new(telemetry))));
     let quit = Arc::new(tokio::sync::Notify::new());
     let admin = Arc::new(admin::Admin {
         state: state.clone(),
         quit: quit.clone(),
         node_id: settings.node_id.clone(),
         started: Instant::now(),
+        logging: admin::logging::Logging::new(&settings.log.base, settings.log.reload.clone()),
     });
-    admin::serve(settings.admin, admin).await.map_err(|e| format!("admin {}: {e}", settings.admin))?;
+    admin::serve(settings.admin, admin.clone()).await.map_err(|e| format!("admin {}: {e}", settings.admin))?;
+    if let Some(at) = settings.metrics {
+        admin::serve_metrics(at, admin).await.map_err(|e| format!("metrics {at}: {e}"))?;
+    }
     admin::serve_health(settings.health, state.clone())
         .await
         .map_err(|e| format!("health {}: {e}", settings.health))?;
@@ -83,9 +96,19 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {
+        _ = quit.notified() => {
+            tracing::info!("quit requested through the admin API");
+            return Ok(());
+        }
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: draining"),
+        _ = term.recv() => tracing::info!("terminated: draining"),
+    }
+    // Graceful drain (pilot-agent's job for Envoy); a second signal or a quit cuts it short.
+    tokio::select! {
+        () = listeners::drain::finish(&state.shared.drain, settings.drain) => {}
         _ = quit.notified() => tracing::info!("quit requested through the admin API"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
-        _ = term.recv() => tracing::info!("terminated"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted again: not waiting"),
+        _ = term.recv() => tracing::info!("terminated again: not waiting"),
     }
     Ok(())
 }

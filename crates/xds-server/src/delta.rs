@@ -164,5 +164,14 @@ async fn push(shared: &Shared, c: &mut Conn, published: &Published, snap: &Packe
         ..DeltaDiscoveryResponse::default()
     };
     shared.status.sent(c.id, resources::short(type_url), &published.version.to_string());
+    // Envoy warms a changed EDS cluster until it receives its ClusterLoadAssignment again, even
+    // an unchanged one (istiod pushes EDS after CDS): the EDS push that follows must resend it.
+    if type_url == resources::CLUSTER
+        && let Some(eds) = c.watches.get_mut(resources::ENDPOINT)
+    {
+        for r in &response.resources {
+            eds.sent.remove(&r.name);
+        }
+    }
     let _ = tx.send(Ok(response)).await;
 }

@@ -178,4 +178,12 @@ async fn push(shared: &Shared, c: &mut Conn, published: &Arc<Published>, type_ur
     }
     shared.status.sent(c.id, resources::short(type_url), &version);
     let _ = tx.send(Ok(response)).await;
+    // Envoy warms a changed EDS cluster until it receives its ClusterLoadAssignment again, even
+    // an unchanged one (istiod pushes EDS after every CDS push): the EDS push that follows in
+    // `push_all` must resend, or the proxy stays STALE.
+    if type_url == resources::CLUSTER
+        && let Some(w) = c.watches.get_mut(resources::ENDPOINT)
+    {
+        w.hash = None;
+    }
 }

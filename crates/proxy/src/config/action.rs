@@ -142,6 +142,8 @@ pub struct Forward {
     pub regex_rewrite: Option<(Regex, String)>,
     /// The route tunnels CONNECT requests (raw TCP to the cluster).
     pub connect: bool,
+    /// What ring-hash and Maglev clusters hash (`crate::lb::hash`).
+    pub hash_policy: Vec<crate::lb::hash::HashPolicy>,
 }
 
 /// One cluster or weighted clusters.
@@ -254,9 +256,7 @@ impl TryFrom<&RouteAction> for Forward {
         {
             return Err(ConfigError::unsupported("max_stream_duration"));
         }
-        if !a.hash_policy.is_empty() {
-            return Err(ConfigError::new("hash_policy", "consistent hashing is not supported by the Strait proxy yet"));
-        }
+        let hash_policy = crate::lb::hash::compile(&a.hash_policy).map_err(|e| e.within("hash_policy"))?;
         if !a.request_mirror_policies.is_empty() {
             return Err(ConfigError::new(
                 "request_mirror_policies",
@@ -274,6 +274,7 @@ impl TryFrom<&RouteAction> for Forward {
             regex_rewrite: None,
             upgrade_configs: Vec::new(),
             max_stream_duration: None,
+            hash_policy: Vec::new(),
             ..a.clone()
         };
         no_other_fields(&rest)?;
@@ -285,6 +286,7 @@ impl TryFrom<&RouteAction> for Forward {
             prefix_rewrite: (!a.prefix_rewrite.is_empty()).then(|| a.prefix_rewrite.clone()),
             regex_rewrite,
             connect,
+            hash_policy,
         })
     }
 }

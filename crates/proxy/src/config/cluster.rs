@@ -1,14 +1,22 @@
 //! Clusters and endpoints: `Cluster` → [`Cluster`] (discovery: EDS, STATIC or ORIGINAL_DST;
-//! load-balancing policy; connect timeout; upstream protocol; idle timeout; source bind;
-//! TCP keepalive) and `ClusterLoadAssignment` → [`LoadAssignment`] (healthy and all hosts
-//! with weights, each set with lazily built balancers per policy, so picker state lives as
-//! long as the host set). Circuit-breaker limits, outlier detection, TLS, DNS discovery and
-//! consistent-hash load balancers are NACKed until implemented.
+//! load-balancing policy; connect timeout; upstream protocol; connection limits per
+//! connection — idle timeout, requests, duration; source bind; TCP keepalive; circuit-breaker
+//! thresholds ([`breakers`]); outlier detection ([`outlier`])) and `ClusterLoadAssignment` →
+//! [`LoadAssignment`] (healthy and all hosts with weights, each set with lazily built
+//! balancers per policy, so picker state lives as long as the host set). The run-time state
+//! of circuit breakers and outlier detection lives with the compiled cluster too, so a
+//! changed cluster starts afresh, as in Envoy. TLS, DNS discovery and health checks are
+//! NACKed until implemented.
+
+pub mod breakers;
+pub mod outlier;
 
 use super::{ConfigError, Result, duration, no_other_fields, unpack};
 use crate::lb::{Balancer, Policy};
+use crate::upstream::breakers::Breakers;
+use crate::upstream::outlier::Detector;
 use envoy_types::pb::envoy::config::cluster::v3::{
-    CircuitBreakers, Cluster as EnvoyCluster,
+    Cluster as EnvoyCluster,
     cluster::{ClusterDiscoveryType, CommonLbConfig, DiscoveryType, LbConfig, LbPolicy},
 };
 use envoy_types::pb::envoy::config::core::v3::{HealthStatus, HttpProtocolOptions as CommonHttpOptions};
@@ -39,12 +47,35 @@ pub struct Cluster {
     pub connect_timeout: Duration,
     /// Upstream HTTP protocol.
     pub protocol: Protocol,
-    /// Idle timeout of pooled connections (Envoy's default 1 h).
-    pub idle_timeout: Duration,
+    /// Limits of each upstream HTTP connection.
+    pub connection: ConnectionLimits,
+    /// Circuit-breaker thresholds.
+    pub limits: breakers::Limits,
+    /// Circuit-breaker counters.
+    pub breakers: Breakers,
+    /// Outlier detection (config and state), if configured.
+    pub outlier: Option<Arc<Detector>>,
     /// Source address for upstream connections.
     pub bind: Option<IpAddr>,
     /// SO_KEEPALIVE idle time.
     pub keepalive: Option<Duration>,
+}
+
+/// Limits of one upstream HTTP connection (`common_http_protocol_options`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Closed after this long without requests (Envoy's default 1 h; None: never).
+    pub idle_timeout: Option<Duration>,
+    /// Closed after serving this many requests.
+    pub max_requests: Option<u32>,
+    /// Closed (once idle) after this long open.
+    pub max_duration: Option<Duration>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits { idle_timeout: Some(Duration::from_secs(3600)), max_requests: None, max_duration: None }
+    }
 }
 
 /// Where a cluster's hosts come from.
@@ -84,7 +115,7 @@ pub struct HostSet {
     /// Addresses.
     pub hosts: Vec<SocketAddr>,
     weights: Vec<u32>,
-    balancers: [OnceLock<Balancer>; 3],
+    balancers: [OnceLock<Balancer>; 5],
 }
 
 impl HostSet {
@@ -93,18 +124,31 @@ impl HostSet {
         HostSet { hosts, weights, balancers: Default::default() }
     }
 
+    /// The same hosts minus those `skip` names (with fresh balancers).
+    pub fn without(&self, skip: impl Fn(&SocketAddr) -> bool) -> HostSet {
+        let kept = self.hosts.iter().zip(&self.weights).filter(|(a, _)| !skip(a)).map(|(a, w)| (*a, *w));
+        HostSet::new(kept.collect())
+    }
+
     /// The balancer for `policy` (built on first use, then kept with this host set).
     pub fn balancer(&self, policy: Policy) -> &Balancer {
         let slot = match policy {
             Policy::RoundRobin => 0,
             Policy::LeastRequest => 1,
             Policy::Random => 2,
+            Policy::RingHash { .. } => 3,
+            Policy::Maglev { .. } => 4,
         };
-        self.balancers[slot].get_or_init(|| Balancer::new(policy, &self.weights))
+        self.balancers[slot].get_or_init(|| Balancer::for_hosts(policy, &self.hosts, &self.weights))
     }
 }
 
 impl LoadAssignment {
+    /// An assignment of these (address, weight) hosts.
+    pub fn from_hosts(healthy: Vec<(SocketAddr, u32)>, all: Vec<(SocketAddr, u32)>) -> Self {
+        LoadAssignment { healthy: HostSet::new(healthy), all: HostSet::new(all) }
+    }
+
     /// The hosts to balance over: the healthy ones, or all of them when fewer than
     /// `panic_threshold` percent are healthy (Envoy's panic mode).
     pub fn for_lb(&self, panic_threshold: f64) -> &HostSet {
@@ -153,7 +197,6 @@ impl TryFrom<&EnvoyCluster> for Cluster {
         // The features users are most likely to meet first, by name (the rest by number).
         let named = [
             (c.transport_socket.is_some() || !c.transport_socket_matches.is_empty(), "transport_socket"),
-            (c.outlier_detection.is_some(), "outlier_detection"),
             (!c.health_checks.is_empty(), "health_checks"),
             (c.lb_subset_config.is_some(), "lb_subset_config"),
         ];
@@ -161,15 +204,16 @@ impl TryFrom<&EnvoyCluster> for Cluster {
             return Err(ConfigError::unsupported(*field));
         }
         let discovery = discovery(c)?;
-        let lb = match LbPolicy::try_from(c.lb_policy) {
-            Ok(LbPolicy::RoundRobin | LbPolicy::ClusterProvided) => Policy::RoundRobin,
-            Ok(LbPolicy::LeastRequest) => Policy::LeastRequest,
-            Ok(LbPolicy::Random) => Policy::Random,
-            _ => return Err(ConfigError::new("lb_policy", "only ROUND_ROBIN, LEAST_REQUEST and RANDOM are supported")),
-        };
+        let lb = lb_policy(c)?;
         let panic_threshold = common_lb(c.common_lb_config.as_ref()).map_err(|e| e.within("common_lb_config"))?;
-        circuit_breakers(c.circuit_breakers.as_ref()).map_err(|e| e.within("circuit_breakers"))?;
-        let (protocol, idle_timeout) = http_options(c)?;
+        let limits = breakers::compile(c.circuit_breakers.as_ref()).map_err(|e| e.within("circuit_breakers"))?;
+        let outlier = match &c.outlier_detection {
+            Some(o) => Some(Arc::new(Detector::new(
+                outlier::OutlierConfig::try_from(o).map_err(|e| e.within("outlier_detection"))?,
+            ))),
+            None => None,
+        };
+        let (protocol, connection) = http_options(c)?;
         let bind = match &c.upstream_bind_config {
             Some(b) => {
                 let ip = b.source_address.as_ref().map(|a| a.address.parse::<IpAddr>());
@@ -196,6 +240,7 @@ impl TryFrom<&EnvoyCluster> for Cluster {
             lb_policy: 0,
             common_lb_config: None,
             circuit_breakers: None,
+            outlier_detection: None,
             typed_extension_protocol_options: Default::default(),
             upstream_bind_config: None,
             upstream_connection_options: None,
@@ -210,7 +255,10 @@ impl TryFrom<&EnvoyCluster> for Cluster {
             panic_threshold,
             connect_timeout: duration("connect_timeout", c.connect_timeout.as_ref())?.unwrap_or(Duration::from_secs(5)),
             protocol,
-            idle_timeout,
+            connection,
+            breakers: Breakers::new(&limits),
+            limits,
+            outlier,
             bind,
             keepalive,
         })
@@ -227,6 +275,8 @@ fn discovery(c: &EnvoyCluster) -> Result<Discovery> {
         None => Ok(()),
         Some(LbConfig::RoundRobinLbConfig(r)) if r.slow_start_config.is_none() => Ok(()),
         Some(LbConfig::LeastRequestLbConfig(l)) if l.slow_start_config.is_none() => Ok(()),
+        // Checked with the policy (`lb_policy`).
+        Some(LbConfig::RingHashLbConfig(_) | LbConfig::MaglevLbConfig(_)) => Ok(()),
         Some(_) => Err(ConfigError::unsupported("lb_config")),
     };
     match kind {
@@ -259,35 +309,66 @@ fn discovery(c: &EnvoyCluster) -> Result<Discovery> {
     }
 }
 
+/// The endpoint load-balancing policy, with Envoy's checks and defaults for consistent
+/// hashing (ring of 1024 to 8M points hashed with xxHash; a Maglev table of 65537 slots).
+fn lb_policy(c: &EnvoyCluster) -> Result<Policy> {
+    use envoy_types::pb::envoy::config::cluster::v3::cluster::ring_hash_lb_config::HashFunction;
+    let config = |what: &str| ConfigError::new("lb_config", format!("a {what} policy takes only its own lb_config"));
+    match LbPolicy::try_from(c.lb_policy) {
+        Ok(LbPolicy::RoundRobin | LbPolicy::ClusterProvided) => Ok(Policy::RoundRobin),
+        Ok(LbPolicy::LeastRequest) => Ok(Policy::LeastRequest),
+        Ok(LbPolicy::Random) => Ok(Policy::Random),
+        Ok(LbPolicy::RingHash) => {
+            let r = match &c.lb_config {
+                Some(LbConfig::RingHashLbConfig(r)) => Some(r),
+                None => None,
+                Some(_) => return Err(config("RING_HASH")),
+            };
+            if r.is_some_and(|r| r.hash_function != HashFunction::XxHash as i32) {
+                return Err(ConfigError::unsupported("lb_config.ring_hash_lb_config.hash_function"));
+            }
+            let min = r.and_then(|r| r.minimum_ring_size.as_ref()).map_or(1024, |v| v.value);
+            let max = r.and_then(|r| r.maximum_ring_size.as_ref()).map_or(8 << 20, |v| v.value);
+            if min > max || min == 0 {
+                // Envoy's words.
+                let why = format!("ring hash: minimum_ring_size ({min}) > maximum_ring_size ({max})");
+                return Err(ConfigError::new("lb_config.ring_hash_lb_config", why));
+            }
+            Ok(Policy::RingHash { min, max })
+        }
+        Ok(LbPolicy::Maglev) => {
+            let table_size = match &c.lb_config {
+                Some(LbConfig::MaglevLbConfig(m)) => m.table_size.as_ref().map_or(65537, |v| v.value),
+                None => 65537,
+                Some(_) => return Err(config("MAGLEV")),
+            };
+            if table_size > 5_000_011 {
+                // Envoy's validation bound.
+                return Err(ConfigError::new("lb_config.maglev_lb_config.table_size", "must be at most 5000011"));
+            }
+            if !is_prime(table_size) {
+                let why = "The table size of maglev must be prime number";
+                return Err(ConfigError::new("lb_config.maglev_lb_config.table_size", why));
+            }
+            Ok(Policy::Maglev { table_size })
+        }
+        _ => Err(ConfigError::new("lb_policy", "not supported by the Strait proxy")),
+    }
+}
+
+fn is_prime(n: u64) -> bool {
+    n >= 2 && (2u64..).take_while(|d| d.checked_mul(*d).is_some_and(|sq| sq <= n)).all(|d| !n.is_multiple_of(d))
+}
+
 fn common_lb(c: Option<&CommonLbConfig>) -> Result<f64> {
     let Some(c) = c else { return Ok(50.0) };
     no_other_fields(&CommonLbConfig { healthy_panic_threshold: None, ..c.clone() })?;
     Ok(c.healthy_panic_threshold.as_ref().map_or(50.0, |p| p.value))
 }
 
-/// Only Istio's "unlimited" thresholds are accepted until circuit breaking is implemented.
-fn circuit_breakers(cb: Option<&CircuitBreakers>) -> Result<()> {
-    let Some(cb) = cb else { return Ok(()) };
-    for (i, t) in cb.thresholds.iter().enumerate() {
-        let limited = [&t.max_connections, &t.max_pending_requests, &t.max_requests, &t.max_retries]
-            .into_iter()
-            .any(|v| v.as_ref().is_some_and(|v| v.value != u32::MAX));
-        if limited || t.retry_budget.is_some() {
-            return Err(ConfigError::new(
-                format!("thresholds[{i}]"),
-                "circuit-breaker limits are not supported by the Strait proxy yet",
-            ));
-        }
-    }
-    if !cb.per_host_thresholds.is_empty() {
-        return Err(ConfigError::unsupported("per_host_thresholds"));
-    }
-    Ok(())
-}
-
-fn http_options(c: &EnvoyCluster) -> Result<(Protocol, Duration)> {
+fn http_options(c: &EnvoyCluster) -> Result<(Protocol, ConnectionLimits)> {
     let mut protocol = Protocol::Http1;
-    let mut idle = Duration::from_secs(3600);
+    let mut limits = ConnectionLimits::default();
     for (key, any) in &c.typed_extension_protocol_options {
         let field = format!("typed_extension_protocol_options[{key}]");
         if key != HTTP_PROTOCOL_OPTIONS {
@@ -307,16 +388,32 @@ fn http_options(c: &EnvoyCluster) -> Result<(Protocol, Duration)> {
             Some(_) => return Err(ConfigError::unsupported(format!("{field}.upstream_protocol_options"))),
         };
         if let Some(common) = &opts.common_http_protocol_options {
-            if let Some(d) = duration(&format!("{field}.idle_timeout"), common.idle_timeout.as_ref())? {
-                idle = d;
-            }
-            let rest = CommonHttpOptions { idle_timeout: None, ..*common };
-            no_other_fields(&rest).map_err(|e| e.within(format!("{field}.common_http_protocol_options")))?;
+            let at = |e: ConfigError| e.within("common_http_protocol_options").within(field.clone());
+            limits = connection_limits(common).map_err(at)?;
         }
         let rest = HttpProtocolOptions { upstream_protocol_options: None, common_http_protocol_options: None, ..opts };
         no_other_fields(&rest).map_err(|e| e.within(field))?;
     }
-    Ok((protocol, idle))
+    Ok((protocol, limits))
+}
+
+/// `common_http_protocol_options`: idle timeout (0 disables it, as in Envoy), requests per
+/// connection, connection duration.
+fn connection_limits(common: &CommonHttpOptions) -> Result<ConnectionLimits> {
+    let mut limits = ConnectionLimits::default();
+    if let Some(d) = duration("idle_timeout", common.idle_timeout.as_ref())? {
+        limits.idle_timeout = (!d.is_zero()).then_some(d);
+    }
+    limits.max_requests = common.max_requests_per_connection.as_ref().map(|v| v.value).filter(|n| *n > 0);
+    limits.max_duration = duration("max_connection_duration", common.max_connection_duration.as_ref())?;
+    let rest = CommonHttpOptions {
+        idle_timeout: None,
+        max_requests_per_connection: None,
+        max_connection_duration: None,
+        ..*common
+    };
+    no_other_fields(&rest)?;
+    Ok(limits)
 }
 
 #[cfg(test)]
@@ -324,33 +421,63 @@ mod tests {
     use super::*;
     use envoy_types::pb::envoy::config::cluster::v3::OutlierDetection;
 
-    #[test]
-    #[allow(deprecated)]
-    fn outlier_detection_is_nacked_by_name() {
-        let c = EnvoyCluster {
+    fn eds() -> EnvoyCluster {
+        EnvoyCluster {
             name: "c".into(),
             cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Eds as i32)),
-            outlier_detection: Some(OutlierDetection::default()),
             ..Default::default()
-        };
-        let e = Cluster::try_from(&c).expect_err("outlier detection is not implemented");
-        assert_eq!(e.to_string(), "outlier_detection: not supported by the Strait proxy");
-        let c = EnvoyCluster { outlier_detection: None, dns_refresh_rate: Some(Default::default()), ..c };
+        }
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn unsupported_settings_are_nacked_by_name() {
+        let c = EnvoyCluster { outlier_detection: Some(OutlierDetection::default()), ..eds() };
+        let e = Cluster::try_from(&c).expect_err("success-rate ejection is not implemented");
+        assert!(e.to_string().starts_with("outlier_detection.enforcing_success_rate: "), "{e}");
+        let c = EnvoyCluster { dns_refresh_rate: Some(Default::default()), ..eds() };
         let e = Cluster::try_from(&c).expect_err("DNS settings on an EDS cluster are not understood");
         assert!(e.to_string().contains("field number 16 of envoy.config.cluster.v3.Cluster"), "{e}");
     }
 
     #[test]
-    fn panic_mode_uses_every_host() {
-        let la = LoadAssignment {
-            healthy: HostSet::new(vec![("127.0.0.1:1".parse().expect("addr"), 1)]),
-            all: HostSet::new(vec![
-                ("127.0.0.1:1".parse().expect("addr"), 1),
-                ("127.0.0.1:2".parse().expect("addr"), 1),
-                ("127.0.0.1:3".parse().expect("addr"), 1),
-            ]),
+    fn consistent_hash_policies_take_envoy_defaults_and_checks() {
+        use envoy_types::pb::envoy::config::cluster::v3::cluster::{MaglevLbConfig, RingHashLbConfig};
+        use envoy_types::pb::google::protobuf::UInt64Value;
+        let with = |policy: LbPolicy, config: Option<LbConfig>| {
+            lb_policy(&EnvoyCluster { lb_policy: policy as i32, lb_config: config, ..eds() })
         };
+        assert_eq!(with(LbPolicy::RingHash, None), Ok(Policy::RingHash { min: 1024, max: 8 << 20 }));
+        assert_eq!(with(LbPolicy::Maglev, None), Ok(Policy::Maglev { table_size: 65537 }));
+        let murmur = RingHashLbConfig { hash_function: 1, ..Default::default() };
+        let e = with(LbPolicy::RingHash, Some(LbConfig::RingHashLbConfig(murmur))).expect_err("murmur");
+        assert!(e.to_string().starts_with("lb_config.ring_hash_lb_config.hash_function: "), "{e}");
+        let even = MaglevLbConfig { table_size: Some(UInt64Value { value: 1000 }) };
+        let e = with(LbPolicy::Maglev, Some(LbConfig::MaglevLbConfig(even))).expect_err("not prime");
+        assert!(e.to_string().contains("must be prime number"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_come_from_common_http_options() {
+        use envoy_types::pb::google::protobuf::{Duration as PbDuration, UInt32Value};
+        let common = CommonHttpOptions {
+            idle_timeout: Some(PbDuration { seconds: 2, nanos: 0 }),
+            max_requests_per_connection: Some(UInt32Value { value: 1 }),
+            ..Default::default()
+        };
+        let limits = connection_limits(&common).expect("supported");
+        assert_eq!(limits.idle_timeout, Some(Duration::from_secs(2)));
+        assert_eq!((limits.max_requests, limits.max_duration), (Some(1), None));
+        let never = CommonHttpOptions { idle_timeout: Some(PbDuration::default()), ..Default::default() };
+        assert_eq!(connection_limits(&never).expect("supported").idle_timeout, None, "0 disables it");
+    }
+
+    #[test]
+    fn panic_mode_uses_every_host() {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let la = LoadAssignment::from_hosts(vec![(addr(1), 1)], vec![(addr(1), 1), (addr(2), 1), (addr(3), 1)]);
         assert_eq!(la.for_lb(50.0).hosts.len(), 3, "1 of 3 healthy is below 50%");
         assert_eq!(la.for_lb(0.0).hosts.len(), 1);
+        assert_eq!(la.all.without(|a| *a == addr(2)).hosts, [addr(1), addr(3)]);
     }
 }

@@ -6,12 +6,9 @@
 
 use super::route_table::RouteTable;
 use super::{ConfigError, Result, no_other_fields, unpack};
-use crate::access_log::ISTIO_TEXT_FORMAT;
-use envoy_types::pb::envoy::config::accesslog::v3::{AccessLog, access_log};
-use envoy_types::pb::envoy::config::core::v3::{
-    config_source::ConfigSourceSpecifier, data_source, substitution_format_string,
-};
-use envoy_types::pb::envoy::extensions::access_loggers::file::v3::{FileAccessLog, file_access_log::AccessLogFormat};
+use crate::access_log::Format;
+use envoy_types::pb::envoy::config::accesslog::v3::AccessLog;
+use envoy_types::pb::envoy::config::core::v3::config_source::ConfigSourceSpecifier;
 use envoy_types::pb::envoy::extensions::filters::http::cors::v3::Cors;
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
@@ -29,13 +26,13 @@ pub const CORS_FILTER: &str = "envoy.filters.http.cors";
 /// The router HTTP filter.
 pub const ROUTER_FILTER: &str = "envoy.filters.http.router";
 /// The file access logger.
-pub const FILE_ACCESS_LOG: &str = "envoy.access_loggers.file";
+pub const FILE_ACCESS_LOG: &str = crate::access_log::FILE_ACCESS_LOG;
 
 /// A compiled HTTP connection manager.
 #[derive(Debug)]
 pub struct HttpManager {
     /// Stats prefix (`outbound_15001`, `inbound_IP_PORT`).
-    pub stat_prefix: String,
+    pub stat_prefix: Arc<str>,
     /// Where the routes come from.
     pub routes: RouteSource,
     /// HTTP/1, HTTP/2 or both (auto-detected).
@@ -44,6 +41,8 @@ pub struct HttpManager {
     pub faults: bool,
     /// Whether Istio's stdout access log is on.
     pub access_log: bool,
+    /// Its encoding (TEXT or JSON).
+    pub log_format: Format,
     /// RFC 3986 path normalisation before routing.
     pub normalize_path: bool,
     /// Upgrade types allowed (lower case: `websocket`, `connect`).
@@ -94,7 +93,7 @@ impl TryFrom<&HttpConnectionManager> for HttpManager {
             _ => return Err(ConfigError::unsupported("codec_type")),
         };
         let faults = http_filters(&h.http_filters).map_err(|e| e.within("http_filters"))?;
-        let access_log = access_log("access_log", &h.access_log)?;
+        let log = access_log("access_log", &h.access_log)?;
         let upgrades = h.upgrade_configs.iter().map(|u| u.upgrade_type.to_ascii_lowercase()).collect();
         if h.use_remote_address.as_ref().is_some_and(|b| b.value) {
             return Err(ConfigError::unsupported("use_remote_address"));
@@ -112,11 +111,12 @@ impl TryFrom<&HttpConnectionManager> for HttpManager {
         };
         no_other_fields(&rest)?;
         Ok(HttpManager {
-            stat_prefix: h.stat_prefix.clone(),
+            stat_prefix: h.stat_prefix.as_str().into(),
             routes,
             codec,
             faults,
-            access_log,
+            access_log: log.is_some(),
+            log_format: log.unwrap_or_default(),
             normalize_path: h.normalize_path.as_ref().is_some_and(|b| b.value),
             upgrades,
         })
@@ -168,39 +168,8 @@ fn http_filters(filters: &[HttpFilter]) -> Result<bool> {
     Ok(faults)
 }
 
-/// Checks access logs: none, or one file log to `/dev/stdout` in Istio's TEXT format (true).
-#[allow(deprecated)]
-pub fn access_log(field: &str, logs: &[AccessLog]) -> Result<bool> {
-    let log = match logs {
-        [] => return Ok(false),
-        [log] => log,
-        _ => return Err(ConfigError::new(field, "at most one access log is supported")),
-    };
-    let err = |what: &str| {
-        Err(ConfigError::new(format!("{field}[0].{what}"), "only Istio's TEXT log to /dev/stdout is supported"))
-    };
-    let Some(access_log::ConfigType::TypedConfig(any)) = &log.config_type else { return err("typed_config") };
-    if log.name != FILE_ACCESS_LOG || log.filter.is_some() {
-        return err("name");
-    }
-    let file: FileAccessLog = unpack(&format!("{field}[0].typed_config"), any)?;
-    if file.path != "/dev/stdout" {
-        return err("typed_config.path");
-    }
-    let format = match &file.access_log_format {
-        Some(AccessLogFormat::LogFormat(f)) => match &f.format {
-            Some(substitution_format_string::Format::TextFormat(t)) => Some(t.as_str()),
-            Some(substitution_format_string::Format::TextFormatSource(ds)) => match &ds.specifier {
-                Some(data_source::Specifier::InlineString(s)) => Some(s.as_str()),
-                _ => None,
-            },
-            _ => None,
-        },
-        Some(AccessLogFormat::Format(t)) => Some(t.as_str()),
-        _ => None,
-    };
-    if format != Some(ISTIO_TEXT_FORMAT) {
-        return err("typed_config.log_format");
-    }
-    Ok(true)
+/// Checks access logs (`crate::access_log::from_config`): none, or one file log to
+/// `/dev/stdout` in Istio's TEXT format or its JSON encoding.
+pub fn access_log(field: &str, logs: &[AccessLog]) -> Result<Option<Format>> {
+    crate::access_log::from_config(field, logs)
 }

@@ -43,13 +43,15 @@ pub enum ListenerKind {
 #[derive(Debug)]
 pub struct TcpProxy {
     /// The stats prefix (also the access log's default cluster when none was picked).
-    pub stat_prefix: String,
+    pub stat_prefix: Arc<str>,
     /// Candidate clusters.
     pub clusters: Vec<String>,
     /// Picker over `clusters` (exact weights).
     pub picker: Swrr,
     /// Whether Istio's stdout access log is on.
     pub access_log: bool,
+    /// Its encoding (TEXT or JSON).
+    pub log_format: crate::access_log::Format,
 }
 
 impl TcpProxy {
@@ -167,10 +169,16 @@ impl TryFrom<&EnvoyTcpProxy> for TcpProxy {
         };
         let picker = Swrr::new(weights)
             .ok_or_else(|| ConfigError::new("weighted_clusters", "at least one cluster needs a positive weight"))?;
-        let access_log = super::hcm::access_log("access_log", &t.access_log)?;
+        let log = super::hcm::access_log("access_log", &t.access_log)?;
         let rest =
             EnvoyTcpProxy { stat_prefix: String::new(), cluster_specifier: None, access_log: Vec::new(), ..t.clone() };
         no_other_fields(&rest)?;
-        Ok(TcpProxy { stat_prefix: t.stat_prefix.clone(), clusters, picker, access_log })
+        Ok(TcpProxy {
+            stat_prefix: t.stat_prefix.as_str().into(),
+            clusters,
+            picker,
+            access_log: log.is_some(),
+            log_format: log.unwrap_or_default(),
+        })
     }
 }

@@ -103,7 +103,7 @@ impl Completion {
         self.record.bytes_received = self.received.load(Ordering::Relaxed);
         self.record.bytes_sent = self.sent;
         self.record.duration_ms = self.started.elapsed().as_millis() as u64;
-        self.shared.access_log.log(&self.record);
+        self.shared.access_log.complete(&self.record);
     }
 }
 
@@ -152,10 +152,15 @@ impl Body for DownstreamBody {
             Inner::Full(bytes) => bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b))),
             Inner::Upstream(incoming) => ready!(Pin::new(incoming).poll_frame(cx)).map(|r| r.map_err(Into::into)),
         };
-        if let (Some(Ok(f)), Some(log)) = (&frame, this.log.as_mut())
-            && let Some(data) = f.data_ref()
-        {
-            log.sent += data.len() as u64;
+        if let (Some(Ok(f)), Some(log)) = (&frame, this.log.as_mut()) {
+            if let Some(data) = f.data_ref() {
+                log.sent += data.len() as u64;
+            } else if let Some(trailers) = f.trailers_ref()
+                && let Some(status) = crate::metrics::labels::grpc_status_header(trailers.get("grpc-status"))
+            {
+                // gRPC's status arrives in the trailers (Istio's `grpc_response_status`).
+                log.record.meta.grpc_status = Some(status);
+            }
         }
         if frame.is_none() || this.is_end_stream() {
             this.finish();

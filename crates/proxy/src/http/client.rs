@@ -1,55 +1,101 @@
-//! Upstream connection pools: one hyper-util client per cluster (HTTP/1.1 keep-alive, or
-//! HTTP/2 prior knowledge, or both for "use the downstream protocol"), configured from the
-//! compiled cluster (connect timeout, idle timeout, source address, keepalive). Pools are
-//! found lock-free through an `ArcSwap` map and rebuilt only when their cluster's compiled
-//! config changes (by identity), so a config push does not drop warm connections of
-//! clusters it did not touch. Also turns client errors into a [`Failure`].
+//! Upstream connection pools, shaped like Envoy's: per cluster, one pool per host, HTTP/1.1
+//! connections lent to one request at a time (kept alive and reused) and one multiplexed
+//! HTTP/2 connection (prior knowledge) per host — the cluster's protocol decides, or the
+//! downstream's for "use the downstream protocol". Connections are opened with the cluster's
+//! dial settings and counted against its circuit breakers: a request that finds no idle
+//! connection waits as *pending* (refused with `UO` past `max_pending_requests`), a connection
+//! is opened for it unless `max_connections` is reached (then it waits for one to free up),
+//! and `max_requests` caps requests in flight. Connections close after `idle_timeout`,
+//! `max_requests_per_connection` requests or `max_connection_duration` (see [`host`]).
+//! Pools are found lock-free through an `ArcSwap` map and rebuilt only when their cluster's
+//! compiled config changes (by identity), so a config push does not drop warm connections of
+//! clusters it did not touch.
+
+mod host;
 
 use super::body::UpstreamBody;
 use crate::config::Cluster;
 use crate::config::cluster::Protocol;
 use crate::failure::Failure;
+use crate::lb::ActiveGuard;
 use arc_swap::ArcSwap;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use host::HostPool;
+use http::{Request, Response};
+use hyper::body::Incoming;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The HTTP client type of one pool.
-pub type HttpClient = Client<HttpConnector, UpstreamBody>;
+/// Host pools beyond this many are swept of unused ones (ORIGINAL_DST clusters meet a new
+/// host per destination).
+const SWEEP_AT: usize = 64;
+
+/// An upstream response and the local address of the connection it came on.
+#[derive(Debug)]
+pub struct Sent {
+    /// The response (its body streams from the upstream).
+    pub response: Response<Incoming>,
+    /// Our end of the upstream connection.
+    pub local: Option<SocketAddr>,
+}
 
 /// The pools of one cluster.
 #[derive(Debug)]
 pub struct Pool {
     cluster: Arc<Cluster>,
-    h1: OnceLock<HttpClient>,
-    h2: OnceLock<HttpClient>,
+    hosts: Mutex<HashMap<SocketAddr, Arc<HostPool>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Pool {
-    /// The client for a request, and whether it speaks HTTP/2: by the cluster's protocol, or
-    /// the downstream's (`downstream_h2`) when the cluster says to use that.
-    pub fn client(&self, downstream_h2: bool) -> (&HttpClient, bool) {
-        let h2 = match self.cluster.protocol {
+    fn new(cluster: Arc<Cluster>) -> Self {
+        Pool { cluster, hosts: Mutex::default() }
+    }
+
+    /// Whether a request goes upstream over HTTP/2: by the cluster's protocol, or the
+    /// downstream's (`downstream_h2`) when the cluster says to use that.
+    pub fn speaks_h2(&self, downstream_h2: bool) -> bool {
+        match self.cluster.protocol {
             Protocol::Http1 => false,
             Protocol::Http2 => true,
             Protocol::Downstream => downstream_h2,
-        };
-        let slot = if h2 { &self.h2 } else { &self.h1 };
-        (slot.get_or_init(|| build(&self.cluster, h2)), h2)
+        }
     }
-}
 
-fn build(c: &Cluster, h2: bool) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(c.connect_timeout));
-    connector.set_nodelay(true);
-    connector.set_local_address(c.bind);
-    connector.set_keepalive(c.keepalive);
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder.pool_idle_timeout(c.idle_timeout).pool_timer(TokioTimer::new()).http2_only(h2);
-    builder.build(connector)
+    fn host(&self, addr: SocketAddr) -> Arc<HostPool> {
+        let mut hosts = lock(&self.hosts);
+        if let Some(h) = hosts.get(&addr) {
+            return h.clone();
+        }
+        if hosts.len() >= SWEEP_AT {
+            hosts.retain(|_, h| Arc::strong_count(h) > 1 || !h.is_unused());
+        }
+        let host = Arc::new(HostPool::new(addr, &self.cluster));
+        hosts.insert(addr, host.clone());
+        host
+    }
+
+    /// Sends `req` to `addr` over HTTP/2 (`h2`) or HTTP/1.1. `active` (the least-request
+    /// count of the host) is held until the response is done over HTTP/1.1, until its headers
+    /// over HTTP/2.
+    pub async fn send(
+        &self,
+        addr: SocketAddr,
+        req: Request<UpstreamBody>,
+        h2: bool,
+        active: Option<ActiveGuard>,
+    ) -> Result<Sent, Failure> {
+        let host = self.host(addr);
+        if h2 { host.send_h2(req, active).await } else { host.send_h1(req, active).await }
+    }
+
+    /// Open connections of this cluster (both protocols, all hosts).
+    pub fn open_connections(&self) -> u32 {
+        self.cluster.breakers.open_connections()
+    }
 }
 
 /// Every cluster's pools.
@@ -67,14 +113,14 @@ impl Pools {
         {
             return p.clone();
         }
-        let _guard = self.write.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = lock(&self.write);
         let current = self.map.load();
         if let Some(p) = current.get(&cluster.name)
             && Arc::ptr_eq(&p.cluster, cluster)
         {
             return p.clone();
         }
-        let pool = Arc::new(Pool { cluster: cluster.clone(), h1: OnceLock::new(), h2: OnceLock::new() });
+        let pool = Arc::new(Pool::new(cluster.clone()));
         let mut next: HashMap<String, Arc<Pool>> = HashMap::with_capacity(current.len() + 1);
         // Drop pools whose cluster left the config (only the pool still holds it).
         for (name, p) in current.iter() {
@@ -88,29 +134,30 @@ impl Pools {
     }
 }
 
-/// Classifies a client error: connect failures by OS error number or timeout, anything else
-/// as a reset before the response.
-pub fn classify(e: &hyper_util::client::legacy::Error) -> Failure {
-    let io = io_error(e);
-    if e.is_connect() {
-        return match io {
-            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => Failure::ConnectTimeout,
-            Some(io) => Failure::ConnectFailure(io.raw_os_error().unwrap_or(libc::ECONNREFUSED)),
-            // hyper-util reports its connect timeout as a plain error message.
-            None if format!("{e:?}").contains("timed out") => Failure::ConnectTimeout,
-            None => Failure::ConnectFailure(libc::ECONNREFUSED),
-        };
+impl Pools {
+    /// Drops the pools of clusters that changed or left `clusters` (called on every config
+    /// swap): as Envoy drains a replaced cluster's pools, their idle connections close now
+    /// instead of lingering until the cluster's next request; requests in flight keep theirs.
+    pub fn retain(&self, clusters: &HashMap<String, Arc<Cluster>>) {
+        let current = self.map.load();
+        let live = |name: &String, p: &Arc<Pool>| clusters.get(name).is_some_and(|c| Arc::ptr_eq(c, &p.cluster));
+        if current.iter().all(|(name, p)| live(name, p)) {
+            return;
+        }
+        let _guard = lock(&self.write);
+        let current = self.map.load();
+        let next: HashMap<String, Arc<Pool>> =
+            current.iter().filter(|(name, p)| live(name, p)).map(|(n, p)| (n.clone(), p.clone())).collect();
+        self.map.store(Arc::new(next));
     }
+}
+
+/// Classifies an error of an upstream exchange that got a connection: the upstream reset or
+/// closed before the response (`UC`).
+pub fn classify(e: &hyper::Error) -> Failure {
+    tracing::debug!("upstream exchange failed: {e}");
     Failure::UpstreamReset
 }
 
-fn io_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e std::io::Error> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        cur = err.source();
-    }
-    None
-}
+#[cfg(test)]
+mod tests;

@@ -46,7 +46,7 @@ pub(super) async fn tunnel(
         }
         if let Some(shared) = log {
             record.duration_ms = crate::upstream::millis(started.elapsed());
-            shared.access_log.log(&record);
+            shared.access_log.complete(&record);
         }
     });
     let mut response = Response::new(DownstreamBody::full(bytes::Bytes::new()));

@@ -2,11 +2,16 @@
 //! request once (hop-by-hop headers dropped, `Host` set or rewritten, path rewritten, header
 //! mutations, `x-forwarded-proto`, `x-envoy-attempt-count`), then attempt it under the route
 //! timeout with the retry policy: each attempt picks a host (avoiding previous ones when the
-//! policy says so), has its per-try timeout, and is retried on the policy's conditions with
-//! jittered exponential back-off. Bodies are buffered for replay only when a retry is possible
-//! and the body is small; a streamed body is sent once.
+//! policy says so, never an ejected one), goes through the cluster's pool (circuit breakers:
+//! `UO`), has its per-try timeout, reports its outcome to outlier detection, and is retried on
+//! the policy's conditions with jittered exponential back-off while the cluster's
+//! `max_retries` allows. How the policy ended shows as Envoy shows it: `URX` when retries ran
+//! out, `UO` when the circuit breaker refused one, "retried and the latest reset reason" in
+//! the body. Bodies are buffered for replay only when a retry is possible and the body is
+//! small; a streamed body is sent once.
 
 use super::body::{DownstreamBody, UpstreamBody};
+use super::client::Sent;
 use super::headers::{
     self, X_ENVOY_ATTEMPT_COUNT, X_ENVOY_ORIGINAL_PATH, X_ENVOY_UPSTREAM_SERVICE_TIME, X_FORWARDED_PROTO,
 };
@@ -17,10 +22,11 @@ use crate::config::policy::RetryPolicy;
 use crate::failure::{Failure, status_retryable};
 use crate::route::Plan;
 use crate::state::Shared;
+use crate::upstream::breakers::Permit;
+use crate::upstream::outlier::Outcome;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
-use hyper_util::client::legacy::connect::HttpInfo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -56,58 +62,147 @@ pub(super) async fn forward(
     let (parts, body) = req.into_parts();
     let retry = forward.retry.as_ref().filter(|r| r.num_retries > 0);
     let mut body = Some(prepare_body(body, retry.is_some(), ex).await?);
+    // Envoy's `x-envoy-upstream-service-time` runs from the end of the downstream request,
+    // across retries.
+    let complete = Instant::now();
     let prepared = prepare(parts, plan, authority, path);
     let pool = shared.pools.get(cluster);
+    let h2 = pool.speaks_h2(prepared.h2);
     let deadline = forward.timeout.map(|t| ex.started + t);
     let attempts = retry.map_or(1, |r| r.num_retries.saturating_add(1));
+    let (key, set_cookie) = hash_key(forward, cluster, &prepared, path, ex);
     let mut tried: Vec<SocketAddr> = Vec::new();
-    let mut last = Failure::NoHealthyUpstream;
+    // Held from the moment a retry is decided until its outcome is known (Envoy's retry
+    // resource).
+    let mut _retrying: Option<Permit> = None;
     for attempt in 1..=attempts {
         let header = |name: &str| prepared.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let target = crate::upstream::Target { authority, header, local: Some(ex.record.downstream_local) };
         let avoid = retry.filter(|r| r.avoid_previous_hosts).map(|r| (tried.as_slice(), r.host_selection_attempts));
-        let (addr, _active) = crate::upstream::pick(cluster, config, &target, avoid)?;
+        let (addr, active) = crate::upstream::pick_keyed(cluster, config, &target, avoid, key)?;
         tried.push(addr);
         ex.record.upstream_host = Some(addr);
         let upstream_body = match &body {
             Some(UpstreamBody::Full(b)) => UpstreamBody::Full(b.clone()),
             _ => body.take().unwrap_or_else(UpstreamBody::empty),
         };
-        let (client, h2) = pool.client(prepared.h2);
-        let request = build(&prepared, addr, h2, attempt, plan.vhost.attempt_count, upstream_body)?;
+        let request = build(&prepared, addr, authority, h2, attempt, plan.vhost.attempt_count, upstream_body)?;
         let sent = Instant::now();
         let per_try = retry.and_then(|r| r.per_try_timeout);
         let limit = earliest(deadline, per_try.map(|t| sent + t));
-        let can_retry = attempt < attempts && body.is_some();
-        let call = client.request(request);
+        let call = pool.send(addr, request, h2, active);
         let result = match limit {
-            Some(at) => tokio::time::timeout_at(at.into(), call).await,
+            Some(at) => tokio::time::timeout_at(at.into(), call).await.map_err(|_| ()),
             None => Ok(call.await),
         };
-        match result {
-            Ok(Ok(resp)) => {
-                let status = resp.status().as_u16();
-                if can_retry && retry.is_some_and(|r| status_retryable(status, &r.on, &r.status_codes)) {
-                    back_off(retry, attempt, deadline).await;
-                    continue;
+        _retrying = None;
+        let outcome = Attempt { retried: attempt > 1, more: attempt < attempts, replayable: body.is_some() };
+        let last = match result {
+            Ok(Ok(upstream)) => {
+                let status = upstream.response.status().as_u16();
+                crate::upstream::report(cluster, addr, Outcome::Status(status));
+                let wanted = retry.is_some_and(|r| status_retryable(status, &r.on, &r.status_codes));
+                let flag = match outcome.next(wanted, cluster) {
+                    Next::Retry(permit) => {
+                        _retrying = Some(permit);
+                        back_off(retry, attempt, deadline).await;
+                        continue;
+                    }
+                    Next::Stop(flag) => flag,
+                };
+                let mut response = respond(upstream, complete, addr, flag, ex);
+                if let Some(cookie) = set_cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
-                return Ok(respond(resp, sent, addr, ex));
+                return Ok(response);
             }
-            Ok(Err(e)) => last = super::client::classify(&e),
-            Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => return Err(Failure::Timeout),
-            // A per-try timeout: retried like a 5xx.
-            Err(_) => last = Failure::Timeout,
-        }
-        let retryable = retry.is_some_and(|r| match &last {
+            Ok(Err(Failure::Overflow)) => Failure::Overflow,
+            Ok(Err(f)) => {
+                crate::upstream::report(cluster, addr, Outcome::ConnectFailed);
+                f
+            }
+            Err(()) => {
+                crate::upstream::report(cluster, addr, Outcome::Timeout);
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(Failure::Timeout);
+                }
+                // A per-try timeout: retried like a 5xx.
+                Failure::Timeout
+            }
+        };
+        let wanted = retry.is_some_and(|r| match &last {
             Failure::Timeout => r.on.five_xx || r.on.gateway_error,
             f => f.retryable(&r.on),
         });
-        if !(can_retry && retryable) {
-            break;
+        match outcome.next(wanted, cluster) {
+            Next::Retry(permit) => {
+                _retrying = Some(permit);
+                back_off(retry, attempt, deadline).await;
+            }
+            Next::Stop(flag) if flag.is_empty() && !outcome.retried => return Err(last),
+            Next::Stop(flag) => {
+                return Err(Failure::AfterRetries { last: Box::new(last), retried: outcome.retried, flag });
+            }
         }
-        back_off(retry, attempt, deadline).await;
     }
-    Err(last)
+    Err(Failure::NoHealthyUpstream)
+}
+
+/// The request's consistent-hash key, for ring-hash and Maglev clusters only (as Envoy, which
+/// evaluates the route's hash policy only when such a balancer asks), and the cookie to set
+/// when the policy made one up.
+fn hash_key(
+    forward: &Forward,
+    cluster: &crate::config::Cluster,
+    prepared: &Prepared,
+    path: &str,
+    ex: &Exchange,
+) -> (Option<u64>, Option<HeaderValue>) {
+    if forward.hash_policy.is_empty() || !cluster.lb.is_hashing() {
+        return (None, None);
+    }
+    let request = crate::lb::hash::Request {
+        headers: &prepared.headers,
+        path,
+        remote: ex.record.downstream_remote,
+        local: ex.record.downstream_local,
+    };
+    crate::lb::hash::key(&forward.hash_policy, &request)
+}
+
+/// Where an attempt stands in its retry policy.
+struct Attempt {
+    /// It was itself a retry.
+    retried: bool,
+    /// The policy allows another attempt.
+    more: bool,
+    /// The request body can be sent again (a streamed body cannot: no retry, as in Envoy
+    /// when the body overflowed its retry buffer).
+    replayable: bool,
+}
+
+/// What follows an attempt.
+enum Next {
+    /// Retry, holding the circuit breaker's retry permit.
+    Retry(Permit),
+    /// Stop, with the retry flag to log (`URX`, `UO`, or none).
+    Stop(&'static str),
+}
+
+impl Attempt {
+    /// Envoy's `shouldRetry`: the retry limit first, then the `max_retries` circuit breaker.
+    fn next(&self, wanted: bool, cluster: &crate::config::Cluster) -> Next {
+        if !wanted || !self.replayable {
+            return Next::Stop("");
+        }
+        if !self.more {
+            return Next::Stop("URX");
+        }
+        match cluster.breakers.retry() {
+            Some(permit) => Next::Retry(permit),
+            None => Next::Stop("UO"),
+        }
+    }
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -164,23 +259,32 @@ fn prepare(parts: http::request::Parts, plan: &Plan<'_>, authority: &str, path: 
     }
 }
 
-/// One attempt's request.
+/// One attempt's request: origin-form over HTTP/1.1; over HTTP/2 the `Host` becomes
+/// `:authority` (the host's address when the `Host` is not a valid authority).
 fn build(
     p: &Prepared,
     addr: SocketAddr,
+    authority: &str,
     h2: bool,
     attempt: u32,
     count: bool,
     body: UpstreamBody,
 ) -> Result<Request<UpstreamBody>, Failure> {
-    let uri: Uri = format!("http://{addr}{}", if p.path.is_empty() { "/" } else { &p.path })
-        .parse()
-        .map_err(|_| Failure::NoRoute)?;
+    let path = if p.path.is_empty() { "/" } else { &p.path };
+    let mut headers = p.headers.clone();
+    let uri: Uri = if h2 {
+        let host = headers.remove(header::HOST);
+        let host = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(authority);
+        format!("http://{host}{path}").parse().or_else(|_| format!("http://{addr}{path}").parse())
+    } else {
+        path.parse()
+    }
+    .map_err(|_| Failure::NoRoute)?;
     let mut req = Request::new(body);
     *req.method_mut() = p.method.clone();
     *req.uri_mut() = uri;
     *req.version_mut() = if h2 { Version::HTTP_2 } else { Version::HTTP_11 };
-    *req.headers_mut() = p.headers.clone();
+    *req.headers_mut() = headers;
     if count {
         req.headers_mut().insert(X_ENVOY_ATTEMPT_COUNT.clone(), HeaderValue::from(attempt));
     }
@@ -196,11 +300,18 @@ async fn back_off(retry: Option<&RetryPolicy>, attempt: u32, deadline: Option<In
     tokio::time::sleep_until(until.into()).await;
 }
 
-/// The upstream response on its way downstream.
-fn respond(resp: Response<Incoming>, sent: Instant, addr: SocketAddr, ex: &mut Exchange) -> Response<DownstreamBody> {
-    let service_time = sent.elapsed().as_millis() as u64;
-    let (mut parts, body) = resp.into_parts();
-    ex.record.upstream_local = parts.extensions.get::<HttpInfo>().map(HttpInfo::local_addr);
+/// The upstream response on its way downstream; `flag` is the retry outcome to log.
+fn respond(
+    upstream: Sent,
+    complete: Instant,
+    addr: SocketAddr,
+    flag: &'static str,
+    ex: &mut Exchange,
+) -> Response<DownstreamBody> {
+    let service_time = complete.elapsed().as_millis() as u64;
+    let (mut parts, body) = upstream.response.into_parts();
+    ex.record.upstream_local = upstream.local;
+    ex.record.flags = crate::upstream::retry::flags(ex.record.flags, flag);
     ex.record.upstream_host = Some(addr);
     ex.record.status = parts.status.as_u16();
     ex.record.details = "via_upstream".into();

@@ -5,8 +5,9 @@
 //! response body ends.
 
 use super::body::{Completion, DownstreamBody};
-use super::{connect, forward, headers};
-use crate::access_log::Record;
+use super::h1_guard::Verdicts;
+use super::{connect, downstream, forward, headers};
+use crate::access_log::{Meta, Record};
 use crate::config::HttpManager;
 use crate::config::policy::{Abort, Fault};
 use crate::failure::Failure;
@@ -14,7 +15,6 @@ use crate::route::{self, Decision};
 use crate::state::Shared;
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -29,6 +29,17 @@ pub struct Conn {
     pub local: SocketAddr,
     /// Who connected.
     pub remote: SocketAddr,
+    /// What the HTTP/1 guard found on the connection.
+    pub verdicts: Arc<Verdicts>,
+    /// Requests served on the connection so far.
+    pub requests: AtomicU64,
+}
+
+impl Conn {
+    /// A new connection.
+    pub fn new(hcm: Arc<HttpManager>, local: SocketAddr, remote: SocketAddr) -> Self {
+        Conn { hcm, local, remote, verdicts: Arc::default(), requests: AtomicU64::new(0) }
+    }
 }
 
 /// A request in flight: its record and counters.
@@ -63,8 +74,10 @@ pub async fn handle(
     mut req: Request<Incoming>,
     conn: Arc<Conn>,
     shared: Arc<Shared>,
-) -> Result<Response<DownstreamBody>, Infallible> {
+) -> Result<Response<DownstreamBody>, downstream::StreamReset> {
     let started = Instant::now();
+    let early = downstream::screen(&mut req, &conn);
+    let upgrade = downstream::Upgrade::of(&req);
     let authority = authority_of(&req);
     let mut path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
     if req.method() == http::Method::CONNECT {
@@ -72,7 +85,8 @@ pub async fn handle(
     } else if conn.hcm.normalize_path {
         path = normalize(&path);
     }
-    let request_id = headers::ensure_request_id(req.headers_mut());
+    // Envoy answers early requests before it makes up a request id.
+    let request_id = if early.is_some() { None } else { headers::ensure_request_id(req.headers_mut()) };
     let h = req.headers();
     let record = Record {
         start: SystemTime::now(),
@@ -97,13 +111,24 @@ pub async fn handle(
         downstream_local: conn.local,
         downstream_remote: conn.remote,
         route_name: None,
+        meta: Meta {
+            grpc: crate::metrics::labels::is_grpc(h.get(header::CONTENT_TYPE)),
+            ..Meta::new(&conn.hcm.stat_prefix, conn.hcm.access_log.then_some(conn.hcm.log_format))
+        },
     };
-    let mut ex = Exchange { record, started, received: Arc::new(AtomicU64::new(0)), log: conn.hcm.access_log };
-    let response = match dispatch(req, &authority, &path, &conn, &shared, &mut ex).await {
-        Ok(r) => r,
-        Err(f) => local_reply(&f, &mut ex),
+    // Every request completes (metrics); whether it also logs a line is in `meta.log`.
+    let mut ex = Exchange { record, started, received: Arc::new(AtomicU64::new(0)), log: true };
+    let response = match early {
+        Some(e) => downstream::answer(e, &mut ex),
+        None => match dispatch(req, &authority, &path, &conn, &shared, &mut ex).await {
+            Ok(r) => r,
+            Err(_) if conn.verdicts.body_error() => downstream::broken_body(&mut ex),
+            Err(f) => local_reply(&f, &mut ex),
+        },
     };
+    upgrade.answered(&response, &conn);
     let (parts, body) = response.into_parts();
+    ex.record.meta.grpc_status = crate::metrics::labels::grpc_status_header(parts.headers.get("grpc-status"));
     let completion = ex.log.then(|| Completion {
         record: ex.record,
         started: ex.started,
@@ -111,7 +136,12 @@ pub async fn handle(
         sent: 0,
         shared: shared.clone(),
     });
-    Ok(Response::from_parts(parts, body.with_log(completion)))
+    let body = body.with_log(completion);
+    if let Some(downstream::Early::Reset(details)) = early {
+        // Logged above (the body is empty); hyper resets the HTTP/2 stream on the error.
+        return Err(downstream::StreamReset(details));
+    }
+    Ok(Response::from_parts(parts, body))
 }
 
 /// Routes and carries out the decision.
@@ -145,11 +175,13 @@ async fn dispatch(
     let mut response = match &plan.decision {
         Decision::Direct(d) => {
             ex.record.details = "direct_response".into();
+            ex.record.status = d.status;
             let body = d.body.clone().unwrap_or_default();
             reply(d.status, body, None)
         }
         Decision::Redirect { location, status } => {
             ex.record.details = "direct_response".into();
+            ex.record.status = *status;
             let mut r = reply(*status, bytes::Bytes::new(), None);
             if let Ok(v) = HeaderValue::from_str(location) {
                 r.headers_mut().insert(header::LOCATION, v);

@@ -1,15 +1,20 @@
 //! Load balancing, free of I/O: [`Swrr`] (smooth weighted round robin, nginx's algorithm, so
 //! an 80/20 split is exact over every 10 picks; used for weighted clusters of routes and TCP
 //! proxies and for round robin over endpoints) and [`Balancer`], the endpoint picker of a
-//! cluster (round robin, least request with the power of two choices, random). The state a
-//! picker keeps lives in the compiled config object it belongs to, so a config swap starts a
-//! fresh cycle only for what changed.
+//! cluster (round robin, least request with the power of two choices, random, and Envoy's
+//! consistent hashing: ring hash and Maglev, [`ring`], keyed by the route's [`hash`] policy).
+//! The state a picker keeps lives in the compiled config object it belongs to, so a config
+//! swap starts a fresh cycle only for what changed.
 
+pub mod hash;
+pub mod ring;
 mod swrr;
+pub mod xxhash;
 
 pub use swrr::Swrr;
 
 use crate::rng;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -22,6 +27,25 @@ pub enum Policy {
     LeastRequest,
     /// Uniformly random (weighted).
     Random,
+    /// Envoy's ring hash, with its minimum and maximum ring sizes.
+    RingHash {
+        /// Minimum ring size.
+        min: u64,
+        /// Maximum ring size.
+        max: u64,
+    },
+    /// Maglev, with its (prime) table size.
+    Maglev {
+        /// Table size.
+        table_size: u64,
+    },
+}
+
+impl Policy {
+    /// Whether the policy picks by the request's hash key.
+    pub fn is_hashing(self) -> bool {
+        matches!(self, Policy::RingHash { .. } | Policy::Maglev { .. })
+    }
 }
 
 /// Picks endpoints (by index) for one cluster's host set.
@@ -32,6 +56,14 @@ pub struct Balancer {
     total: u64,
     rr: Option<Swrr>,
     active: Arc<[AtomicU32]>,
+    hashed: Option<Hashed>,
+}
+
+/// A consistent-hash table.
+#[derive(Debug)]
+enum Hashed {
+    Ring(ring::Ring),
+    Maglev(ring::Maglev),
 }
 
 /// Counts a request as active on an endpoint until dropped (for least request).
@@ -57,7 +89,37 @@ impl Balancer {
         let rr =
             if policy == Policy::RoundRobin || !uniform(&weights) { Swrr::new(weights.iter().copied()) } else { None };
         let active = weights.iter().map(|_| AtomicU32::new(0)).collect();
-        Balancer { policy, weights, total, rr, active }
+        Balancer { policy, weights, total, rr, active, hashed: None }
+    }
+
+    /// A balancer for `policy` over `hosts` (consistent hashing needs their addresses).
+    pub fn for_hosts(policy: Policy, hosts: &[SocketAddr], weights: &[u32]) -> Self {
+        let mut b = Balancer::new(policy, weights);
+        b.hashed = match policy {
+            Policy::RingHash { min, max } => Some(Hashed::Ring(ring::Ring::new(hosts, &b.weights, min, max))),
+            Policy::Maglev { table_size } => Some(Hashed::Maglev(ring::Maglev::new(hosts, &b.weights, table_size))),
+            _ => None,
+        };
+        b
+    }
+
+    /// The host for a request with hash key `hash` (consistent hashing; a request without one
+    /// gets a random key, as in Envoy), trying up to `attempts` points for one not in `avoid`.
+    /// Other policies ignore the key.
+    pub fn pick_hashed(&self, hash: Option<u64>, avoid: &[usize], attempts: u32) -> Option<usize> {
+        let Some(table) = &self.hashed else { return self.pick_avoiding(avoid, attempts) };
+        let key = hash.unwrap_or_else(rng::next_u64);
+        let mut last = None;
+        for attempt in 0..attempts.max(1) {
+            last = match table {
+                Hashed::Ring(r) => r.pick(key, attempt),
+                Hashed::Maglev(m) => m.pick(key, attempt),
+            };
+            if last.is_none_or(|i| !avoid.contains(&i)) {
+                break;
+            }
+        }
+        last
     }
 
     /// Number of hosts.
@@ -75,8 +137,13 @@ impl Balancer {
         if self.weights.is_empty() {
             return None;
         }
+        if self.hashed.is_some() {
+            return self.pick_hashed(None, &[], 1);
+        }
         Some(match self.policy {
-            Policy::RoundRobin => self.rr.as_ref().map_or(0, Swrr::pick),
+            Policy::RoundRobin | Policy::RingHash { .. } | Policy::Maglev { .. } => {
+                self.rr.as_ref().map_or(0, Swrr::pick)
+            }
             // Weighted least request degrades to weighted round robin (Envoy uses EDF there).
             Policy::LeastRequest if self.rr.is_some() => self.rr.as_ref().map_or(0, Swrr::pick),
             Policy::LeastRequest => self.two_choices(),

@@ -4,6 +4,14 @@
 //! proxy. Explicit binds only (capture-free proxies; original-destination capture comes
 //! later). Sockets are bound without SO_REUSEPORT, so a second proxy on the same address
 //! fails loudly: the bind error becomes the LDS NACK, as with Envoy.
+//!
+//! Out of file descriptors (EMFILE/ENFILE), an accept loop sheds load instead of spinning or
+//! dying: it gives up the spare descriptor held for the purpose, accepts the waiting connection
+//! and closes it at once (the client sees a refusal, not a hang), takes the spare back and
+//! backs off briefly, so the proxy serves again as soon as descriptors are free. While the
+//! proxy drains ([`drain`]) accept loops close their sockets and no new listener is bound.
+
+pub mod drain;
 
 use crate::config::Listener;
 use crate::config::listener::ListenerKind;
@@ -46,7 +54,7 @@ impl Manager {
         });
         let mut errors = Vec::new();
         for (name, l) in wanted {
-            if running.contains_key(name) {
+            if running.contains_key(name) || shared.drain.is_draining() {
                 continue;
             }
             match bind(l.address) {
@@ -74,31 +82,105 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 async fn accept_loop(socket: TcpListener, name: String, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let draining = shared.drain.started();
+    tokio::pin!(draining);
+    let mut shedder = Shedder::new();
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => return,
+            () = &mut draining => {
+                tracing::info!(listener = %name, "listener closed for drain");
+                return;
+            }
             a = socket.accept() => a,
         };
-        let (stream, remote) = match accepted {
-            Ok(a) => a,
+        match accepted {
+            Ok((stream, remote)) => dispatch(stream, remote, &name, &shared),
+            Err(e) if is_out_of_descriptors(&e) => shedder.shed(&socket, &name).await,
             Err(e) => {
-                // Out of file descriptors (or a transient error): back off instead of spinning.
-                tracing::warn!(listener = %name, "accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
-        let config = shared.config.load();
-        let Some(listener) = config.listeners.get(&name) else { continue };
-        let local = stream.local_addr().unwrap_or(listener.address);
-        match &listener.kind {
-            ListenerKind::Http(hcm) => {
-                let conn = Conn { hcm: hcm.clone(), local, remote };
-                tokio::spawn(crate::http::serve(stream, conn, shared.clone()));
-            }
-            ListenerKind::Tcp(proxy) => {
-                tokio::spawn(crate::tcp::serve(stream, proxy.clone(), local, remote, shared.clone()));
+                // A transient error (the peer reset before accept, …): back off instead of spinning.
+                tracing::debug!(listener = %name, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
+    }
+}
+
+/// Hands an accepted connection to the HTTP server or the TCP proxy of the current config.
+fn dispatch(stream: tokio::net::TcpStream, remote: SocketAddr, name: &str, shared: &Arc<Shared>) {
+    let config = shared.config.load();
+    let Some(listener) = config.listeners.get(name) else { return };
+    let local = stream.local_addr().unwrap_or(listener.address);
+    let tracked = shared.drain.track();
+    match &listener.kind {
+        ListenerKind::Http(hcm) => {
+            let conn = Conn::new(hcm.clone(), local, remote);
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                crate::http::serve(stream, conn, shared).await;
+                drop(tracked);
+            });
+        }
+        ListenerKind::Tcp(proxy) => {
+            let (proxy, shared) = (proxy.clone(), shared.clone());
+            tokio::spawn(async move {
+                crate::tcp::serve(stream, proxy, local, remote, shared).await;
+                drop(tracked);
+            });
+        }
+    }
+}
+
+fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// The one descriptor the process holds back so that, out of descriptors, an accept loop can
+/// still take a waiting connection off the queue and close it (opened with the first listener,
+/// while descriptors are still free).
+static SPARE: std::sync::LazyLock<Mutex<Option<std::fs::File>>> =
+    std::sync::LazyLock::new(|| Mutex::new(std::fs::File::open("/dev/null").ok()));
+
+/// One accept loop's load shedding, with its rate-limited warning.
+struct Shedder {
+    last_warning: Option<std::time::Instant>,
+    refused: u64,
+}
+
+impl Shedder {
+    fn new() -> Self {
+        std::sync::LazyLock::force(&SPARE);
+        Shedder { last_warning: None, refused: 0 }
+    }
+
+    /// Refuses one waiting connection if the spare allows (no back-off then: the next
+    /// accept takes the next one, or finds descriptors free again); otherwise backs off.
+    async fn shed(&mut self, socket: &TcpListener, name: &str) {
+        let refused = {
+            let mut spare = SPARE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let had = spare.take().is_some();
+            // Ready at once (a connection is waiting); it is closed as soon as it is dropped.
+            let accepted = had && matches!(now_or_never(socket.accept()), Some(Ok(_)));
+            *spare = std::fs::File::open("/dev/null").ok();
+            accepted
+        };
+        self.refused += u64::from(refused);
+        let now = std::time::Instant::now();
+        if self.last_warning.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            tracing::warn!(listener = %name, refused = self.refused, "out of file descriptors: refusing connections");
+            self.last_warning = Some(now);
+        }
+        if !refused {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Polls `f` once (a waiting connection makes `accept` ready at once).
+fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
     }
 }

@@ -28,6 +28,8 @@ pub struct Shared {
     pub pools: Pools,
     /// The access log.
     pub access_log: Sink,
+    /// Graceful drain: listeners close, connections finish (`crate::listeners::drain`).
+    pub drain: Arc<crate::listeners::drain::Drain>,
 }
 
 /// Per type: what was applied, and the last rejection.
@@ -68,6 +70,7 @@ impl State {
                 config: ArcSwap::from_pointee(Config::default()),
                 pools: Pools::default(),
                 access_log,
+                drain: Arc::default(),
             }),
             store: Mutex::new(Store::default()),
             listeners: Manager::default(),
@@ -103,6 +106,11 @@ impl State {
             self.ready.store(true, Ordering::Relaxed);
             tracing::info!("initial config applied: ready");
         }
+    }
+
+    /// Runs `f` on the resources held (the admin API's `/config_dump` renders them).
+    pub fn with_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        f(&self.store())
     }
 
     /// The `/config_dump` document: per type, every resource held with its version. Honest
@@ -174,6 +182,14 @@ impl xds::Handler for State {
             }
             Err(e) => Err(e),
         };
+        if result.is_ok() && type_url == CLUSTER {
+            // Changed or removed clusters' connection pools close their idle connections.
+            self.shared.pools.retain(&self.shared.config.load().clusters);
+        }
+        if result.is_ok() && matches!(type_url, CLUSTER | ENDPOINT) {
+            // Metric labels and `/clusters` read cluster and endpoint metadata.
+            self.shared.access_log.telemetry().refresh(&store);
+        }
         self.record(type_url, &result);
         self.update_readiness(&store);
         result

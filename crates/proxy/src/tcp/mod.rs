@@ -2,9 +2,10 @@
 //! picked exactly by smooth WRR), to a host picked by the cluster's balancer, and the bytes
 //! are spliced both ways until either side closes. A connect failure closes the downstream
 //! connection, as Envoy does, with `UF` (or `UH` without hosts) in the access log; every
-//! connection ends in one access log record with its byte counts and duration.
+//! connection ends in one completion record (access log and metrics) with its byte counts and
+//! duration; it counts as opened for the metrics once its upstream connect has finished.
 
-use crate::access_log::Record;
+use crate::access_log::{Meta, Record};
 use crate::config::listener::TcpProxy;
 use crate::failure::Failure;
 use crate::state::Shared;
@@ -23,7 +24,7 @@ pub async fn serve(
 ) {
     let started = Instant::now();
     let cluster_name = proxy.pick().to_string();
-    let mut record = record(local, remote, &cluster_name);
+    let mut record = record(local, remote, &cluster_name, &proxy);
     let config = shared.config.load_full();
     let connected = async {
         let cluster = config.clusters.get(&cluster_name).ok_or(Failure::ClusterNotFound)?;
@@ -33,27 +34,25 @@ pub async fn serve(
         let upstream = crate::upstream::connect(cluster, addr).await?;
         Ok::<_, Failure>((upstream, active))
     };
-    match connected.await {
-        Ok((mut upstream, _active)) => {
-            record.upstream_local = upstream.local_addr().ok();
-            let _ = downstream.set_nodelay(true);
-            if let Ok((up, down)) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
-                record.bytes_received = up;
-                record.bytes_sent = down;
-            }
-        }
-        Err(f) => {
-            record.flags = f.flag();
-            record.transport_failure = f.transport_failure();
+    let connected = connected.await;
+    if let Err(f) = &connected {
+        record.flags = f.flag();
+        record.transport_failure = f.transport_failure();
+    }
+    shared.access_log.tcp_opened(&record);
+    if let Ok((mut upstream, _active)) = connected {
+        record.upstream_local = upstream.local_addr().ok();
+        let _ = downstream.set_nodelay(true);
+        if let Ok((up, down)) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
+            record.bytes_received = up;
+            record.bytes_sent = down;
         }
     }
-    if proxy.access_log {
-        record.duration_ms = crate::upstream::millis(started.elapsed());
-        shared.access_log.log(&record);
-    }
+    record.duration_ms = crate::upstream::millis(started.elapsed());
+    shared.access_log.complete(&record);
 }
 
-fn record(local: SocketAddr, remote: SocketAddr, cluster: &str) -> Record {
+fn record(local: SocketAddr, remote: SocketAddr, cluster: &str, proxy: &TcpProxy) -> Record {
     Record {
         start: SystemTime::now(),
         method: None,
@@ -77,5 +76,6 @@ fn record(local: SocketAddr, remote: SocketAddr, cluster: &str) -> Record {
         downstream_local: local,
         downstream_remote: remote,
         route_name: None,
+        meta: Meta::new(&proxy.stat_prefix, proxy.access_log.then_some(proxy.log_format)),
     }
 }

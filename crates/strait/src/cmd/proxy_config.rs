@@ -65,7 +65,9 @@ fn admin_of(control_plane: &str, proxy: &str) -> Result<String, String> {
 }
 
 pub(super) fn section<'a>(dump: &'a Value, ty: &str) -> Option<&'a Value> {
-    dump["configs"].as_array()?.iter().find(|c| c["@type"].as_str().is_some_and(|t| t.ends_with(ty)))
+    // By the whole type name: `ScopedRoutesConfigDump` also ends with `RoutesConfigDump`.
+    let dotted = format!(".{ty}");
+    dump["configs"].as_array()?.iter().find(|c| c["@type"].as_str().is_some_and(|t| t.ends_with(&dotted)))
 }
 
 fn table(rows: Vec<Vec<String>>) {

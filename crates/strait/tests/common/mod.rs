@@ -157,6 +157,10 @@ pub struct Mesh {
     pub debug: String,
     /// The control plane's ADS address.
     pub xds: String,
+    /// The sidecar's admin address (127.0.0.1:PORT).
+    pub admin: String,
+    /// The sidecar's Prometheus address (IP:PORT; the Strait proxy serves it).
+    pub metrics: String,
     _cp: Option<Guard>,
     _proxy: Guard,
 }
@@ -198,11 +202,13 @@ impl Mesh {
         let (xds, debug) = (process::free_port("127.0.0.1"), process::free_port("127.0.0.1"));
         let cp = control_plane(&dir, &format!("127.0.0.1:{xds}"), &format!("127.0.0.1:{debug}"));
         let (admin, health, out) = (process::free_port("127.0.0.1"), process::free_port(&ip), process::free_port(&ip));
+        let metrics = process::free_port(&ip);
         let mut proxy = Command::new(bin());
         proxy.args(["proxy", "--data-plane", data_plane.name(), "--xds-address", &format!("127.0.0.1:{xds}")]);
         proxy.args(["--ip", &ip, "--pod", "productpage-v1-1", "--namespace", "default"]);
         proxy.args(["--admin-port", &admin.to_string(), "--health-port", &health.to_string()]);
         proxy.args(["--outbound-port", &out.to_string(), "--log-level", "info"]);
+        proxy.args(["--metrics-port", &metrics.to_string()]);
         proxy.args(data_plane.xds_flag());
         let proxy = process::spawn("sidecar", proxy, &dir.join("sidecar.log"));
         wait_for("sidecar readiness", Duration::from_secs(30), || {
@@ -216,6 +222,8 @@ impl Mesh {
             ip: ip.clone(),
             debug: format!("127.0.0.1:{debug}"),
             xds: format!("127.0.0.1:{xds}"),
+            admin: format!("127.0.0.1:{admin}"),
+            metrics: format!("{ip}:{metrics}"),
             _cp: Some(cp),
             _proxy: proxy,
         }

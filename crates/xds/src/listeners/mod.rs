@@ -29,10 +29,15 @@ use strait_registry::{Protocol, Service};
 
 /// Builds the listeners for the scope.
 pub fn build(scope: &Scope<'_>) -> Vec<Listener> {
-    if scope.proxy.id.node_type == strait_registry::NodeType::Router {
-        return gateway::build(scope);
-    }
-    if scope.proxy.captured { captured::build(scope) } else { capture_free::build(scope) }
+    let mut out = if scope.proxy.id.node_type == strait_registry::NodeType::Router {
+        gateway::build(scope)
+    } else if scope.proxy.captured {
+        captured::build(scope)
+    } else {
+        capture_free::build(scope)
+    };
+    access_log::for_mesh(&mut out, &scope.registry.mesh);
+    out
 }
 
 /// `ip:port` as an Envoy address.

@@ -60,6 +60,9 @@ pub struct Args {
     /// Readiness port (`/healthz/ready` on IP).
     #[arg(long, default_value_t = 15021)]
     health_port: u16,
+    /// Prometheus port (`/stats/prometheus` on IP, Istio's 15090; Strait proxy only, 0: off).
+    #[arg(long, default_value_t = 15090)]
+    metrics_port: u16,
     /// Capture-free outbound HTTP proxy port (on IP).
     #[arg(long, default_value_t = 15001)]
     outbound_port: u16,
@@ -130,7 +133,7 @@ fn settings(a: &Args) -> Result<bootstrap::Settings, String> {
 pub fn run(a: &Args) -> ExitCode {
     super::init_logging();
     let result = settings(a).and_then(|s| match a.data_plane {
-        DataPlane::Strait => strait::run(&s, a.sotw),
+        DataPlane::Strait => strait::run(&s, a.sotw, a.metrics_port),
         DataPlane::Envoy => run_with_bootstrap(a, &s),
     });
     match result {
