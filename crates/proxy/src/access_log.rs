@@ -371,9 +371,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Where completion records go: the metrics, and a bounded queue to the stdout writer thread.
 #[derive(Debug)]
 pub struct Sink {
-    tx: SyncSender<String>,
+    tx: Option<SyncSender<String>>,
+    writer: Option<std::thread::JoinHandle<()>>,
     dropped: AtomicU64,
     telemetry: Arc<Telemetry>,
+}
+
+impl Drop for Sink {
+    /// Writes out what is queued before the process ends.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(writer) = self.writer.take() {
+            writer.thread().unpark();
+            let _ = writer.join();
+        }
+    }
 }
 
 impl Sink {
@@ -381,10 +393,8 @@ impl Sink {
     pub fn new(telemetry: Arc<Telemetry>) -> Self {
         let (tx, rx) = sync_channel(8192);
         let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || write_loop(&rx));
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the access log writer: {e}");
-        }
-        Sink { tx, dropped: AtomicU64::new(0), telemetry }
+        let writer = spawned.map_err(|e| tracing::error!("cannot start the access log writer: {e}")).ok();
+        Sink { tx: Some(tx), writer, dropped: AtomicU64::new(0), telemetry }
     }
 
     /// A sink with metrics for an unnamed node (tests, tools).
@@ -402,7 +412,8 @@ impl Sink {
             Format::Text => record.format(),
             Format::Json => record.json(),
         };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(line) {
+        let sent = self.tx.as_ref().map(|tx| tx.try_send(line));
+        if let Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) = sent {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -433,7 +444,8 @@ fn write_loop(rx: &Receiver<String>) {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     loop {
-        std::thread::sleep(FLUSH_INTERVAL);
+        // Woken early only when the sink closes.
+        std::thread::park_timeout(FLUSH_INTERVAL);
         loop {
             match rx.try_recv() {
                 Ok(line) => {

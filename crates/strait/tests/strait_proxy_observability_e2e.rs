@@ -201,8 +201,9 @@ fn tcp_connections_are_counted_with_their_bytes() {
         opened == 2.0 && received == 10.0 && sent == want_sent,
         &format!("tcp: {opened} {received} {sent}\n{text}"),
     );
-    let lines = logged(&mesh, &[" 0 - - - \"-\" 5 11 "]);
-    mesh.check(lines == 2, &format!("two TCP access-log lines with the same byte counts: {lines}"));
+    wait_for("two TCP access-log lines with the same byte counts", Duration::from_secs(5), || {
+        (logged(&mesh, &[" 0 - - - \"-\" 5 11 "]) == 2).then_some(())
+    });
     mesh.cleanup();
 }
 
@@ -465,4 +466,47 @@ fn proxy_config_tables_match_envoy() {
     }
     envoy.cleanup();
     strait.cleanup();
+}
+
+/// At most one connection and one pending request to `slow` (a 2 s upstream).
+const SLOW_POOL: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: slow}
+spec:
+  host: slow
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1}
+      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}
+"#;
+
+#[test]
+fn circuit_breaker_overflow_reaches_the_metrics() {
+    for (name, dp) in [("obs-uo", STRAIT), ("obs-uo-envoy", ENVOY)] {
+        let Some(mesh) = mesh(name, dp) else { return };
+        mesh.apply("slow-pool.yaml", SLOW_POOL);
+        let urls: Vec<String> = (0..6).map(|i| format!("http://slow:9080/?i={i}")).collect();
+        let mut args = vec!["--parallel", "--parallel-immediate", "-x", &mesh.outbound, "-w", "%{http_code}\n"];
+        for u in &urls {
+            args.extend(["-o", "/dev/null", u.as_str()]);
+        }
+        let codes = curl(&args);
+        let overflow = codes.lines().filter(|c| *c == "503").count();
+        mesh.check(overflow >= 1 && codes.lines().any(|c| c == "200"), &format!("{dp:?}: some overflow: {codes:?}"));
+        let lines = wait_for("the UO lines", Duration::from_secs(5), || {
+            let n = logged(&mesh, &["\" 503 UO ", "\"slow:9080\""]);
+            (n == overflow).then_some(n)
+        });
+        let stat =
+            stat(&mesh.admin, "cluster.outbound|9080||slow.default.svc.cluster.local;.upstream_rq_pending_overflow");
+        mesh.check(stat == lines as u64, &format!("{dp:?}: upstream_rq_pending_overflow {stat} = {lines} UO lines"));
+        if dp == STRAIT {
+            let text = curl(&[&format!("http://{}/stats/prometheus", mesh.metrics)]);
+            let uo = [("destination_service_name", "slow"), ("response_code", "503"), ("response_flags", "UO")];
+            let counted = metric(&text, "istio_requests_total", &uo);
+            mesh.check(counted == lines as f64, &format!("UO: istio_requests_total {counted} = {lines} lines"));
+        }
+        mesh.cleanup();
+    }
 }
