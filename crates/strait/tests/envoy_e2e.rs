@@ -242,53 +242,14 @@ fn circuit_breaker_and_outlier_detection_through_real_envoy() {
     mesh.cleanup();
 }
 
-const TCP_SPLIT: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: db}
-spec:
-  host: db
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: db}
-spec:
-  hosts: [db]
-  tcp:
-  - route:
-    - destination: {host: db, subset: v1, port: {number: 5432}}
-      weight: 80
-    - destination: {host: db, subset: v2, port: {number: 5432}}
-      weight: 20
-"#;
-
 #[test]
 fn weighted_tcp_route_splits_connections() {
-    use std::io::{BufRead, BufReader, Write};
     let (Some(_), Some(corpus)) = (process::envoy(), strait_testkit::istio_corpus()) else { return };
     upstreams();
     let mesh = Mesh::start("tcp", corpus);
     mesh.route_yaml(TCP_SPLIT);
     // Capture-free: the sidecar listens on its own IP at the service port for TCP services.
-    let mut v1 = 0;
-    let mut v2 = 0;
-    for _ in 0..300 {
-        let stream = std::net::TcpStream::connect(format!("{}:5432", mesh.ip)).expect("sidecar TCP listener");
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut greeting = String::new();
-        let _ = reader.read_line(&mut greeting);
-        let mut w = stream;
-        let _ = w.write_all(b"ping\n");
-        let mut echo = String::new();
-        let _ = reader.read_line(&mut echo);
-        match greeting.trim() {
-            "db v1" if echo == "ping\n" => v1 += 1,
-            "db v2" if echo == "ping\n" => v2 += 1,
-            other => panic!("unexpected greeting {other:?} / echo {echo:?}\n{}", mesh.log("sidecar.log")),
-        }
-    }
+    let (v1, v2) = tcp_split(&mesh.ip, 300).unwrap_or_else(|e| panic!("{e}\n{}", mesh.log("sidecar.log")));
     println!("weighted TCP: v1={v1} v2={v2} of 300 connections");
     assert!((210..=270).contains(&v1) && v1 + v2 == 300, "80/20 TCP split: v1={v1} v2={v2}");
     mesh.cleanup();

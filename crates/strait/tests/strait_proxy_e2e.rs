@@ -181,49 +181,14 @@ fn egress(name: &str, data_plane: DataPlane) {
     mesh.cleanup();
 }
 
-const TCP_SPLIT: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: db}
-spec:
-  host: db
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: db}
-spec:
-  hosts: [db]
-  tcp:
-  - route:
-    - destination: {host: db, subset: v1, port: {number: 5432}}
-      weight: 80
-    - destination: {host: db, subset: v2, port: {number: 5432}}
-      weight: 20
-"#;
-
 #[test]
 fn weighted_tcp_route_splits_connections_exactly() {
-    use std::io::{BufRead, BufReader, Write};
     let Some(mesh) = strait_mesh("strait-tcp", false) else { return };
     mesh.route_yaml(TCP_SPLIT);
-    let (mut v1, mut v2) = (0, 0);
-    for _ in 0..100 {
-        let stream = std::net::TcpStream::connect(format!("{}:5432", mesh.ip)).expect("sidecar TCP listener");
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut greeting = String::new();
-        let _ = reader.read_line(&mut greeting);
-        let mut w = stream;
-        let _ = w.write_all(b"ping\n");
-        let mut echo = String::new();
-        let _ = reader.read_line(&mut echo);
-        match greeting.trim() {
-            "db v1" if echo == "ping\n" => v1 += 1,
-            "db v2" if echo == "ping\n" => v2 += 1,
-            other => mesh.check(false, &format!("unexpected greeting {other:?} / echo {echo:?}")),
-        }
-    }
+    let (v1, v2) = tcp_split(&mesh.ip, 100).unwrap_or_else(|e| {
+        mesh.check(false, &e);
+        (0, 0)
+    });
     println!("weighted TCP (Strait): v1={v1} v2={v2} of 100 connections");
     mesh.check(v1 == 80 && v2 == 20, &format!("80/20 TCP split is exact: v1={v1} v2={v2}"));
     mesh.cleanup();

@@ -360,3 +360,49 @@ pub fn upstreams() -> &'static [upstream::Upstream] {
 pub fn count(bodies: &[String], needle: &str) -> usize {
     bodies.iter().filter(|b| b.starts_with(needle)).count()
 }
+
+/// The `db` TCP service split 80/20 between its v1 and v2 subsets.
+pub const TCP_SPLIT: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db}
+spec:
+  hosts: [db]
+  tcp:
+  - route:
+    - destination: {host: db, subset: v1, port: {number: 5432}}
+      weight: 80
+    - destination: {host: db, subset: v2, port: {number: 5432}}
+      weight: 20
+"#;
+
+/// Opens `n` connections to `IP:5432` (the sidecar's TCP listener for `db`); each must greet
+/// with `db v1` or `db v2` and echo a line. Returns (v1, v2) counts.
+pub fn tcp_split(ip: &str, n: usize) -> Result<(usize, usize), String> {
+    use std::io::{BufRead, BufReader, Write};
+    let (mut v1, mut v2) = (0, 0);
+    for _ in 0..n {
+        let stream = std::net::TcpStream::connect(format!("{ip}:5432")).map_err(|e| format!("connect: {e}"))?;
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reader = BufReader::new(stream.try_clone().map_err(|e| format!("clone: {e}"))?);
+        let mut greeting = String::new();
+        let _ = reader.read_line(&mut greeting);
+        let mut w = stream;
+        let _ = w.write_all(b"ping\n");
+        let mut echo = String::new();
+        let _ = reader.read_line(&mut echo);
+        match greeting.trim() {
+            "db v1" if echo == "ping\n" => v1 += 1,
+            "db v2" if echo == "ping\n" => v2 += 1,
+            other => return Err(format!("unexpected greeting {other:?} / echo {echo:?}")),
+        }
+    }
+    Ok((v1, v2))
+}

@@ -122,49 +122,11 @@ fn settle(c: &Ctx, url: &str) {
     }
 }
 
-const TCP_SPLIT: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: db}
-spec:
-  host: db
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: db}
-spec:
-  hosts: [db]
-  tcp:
-  - route:
-    - destination: {host: db, subset: v1, port: {number: 5432}}
-      weight: 80
-    - destination: {host: db, subset: v2, port: {number: 5432}}
-      weight: 20
-"#;
-
 /// Connections to the TCP service split 80/20: ± 10 % of 300 on Envoy, exact over 100 on Strait.
 pub fn weighted_tcp(c: &Ctx) -> Outcome {
-    use std::io::{BufRead, BufReader, Write};
     c.apply("tcp.yaml", TCP_SPLIT)?;
     let n = if c.is_envoy() { 300 } else { 100 };
-    let (mut v1, mut v2) = (0, 0);
-    for _ in 0..n {
-        let stream = std::net::TcpStream::connect(format!("{}:5432", c.mesh.ip)).map_err(|e| format!("{e}"))?;
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reader = BufReader::new(stream.try_clone().map_err(|e| format!("{e}"))?);
-        let mut greeting = String::new();
-        let _ = reader.read_line(&mut greeting);
-        let mut w = stream;
-        let _ = w.write_all(b"ping\n");
-        let mut echo = String::new();
-        let _ = reader.read_line(&mut echo);
-        match greeting.trim() {
-            "db v1" if echo == "ping\n" => v1 += 1,
-            "db v2" if echo == "ping\n" => v2 += 1,
-            other => return Err(format!("unexpected greeting {other:?} / echo {echo:?}{}", c.tail())),
-        }
-    }
+    let (v1, v2) = tcp_split(&c.mesh.ip, n).map_err(|e| format!("{e}{}", c.tail()))?;
     println!("[{}] weighted TCP over {n}: v1={v1} v2={v2}", c.dp.name());
     let ok = if c.is_envoy() { (210..=270).contains(&v1) } else { v1 == 80 && v2 == 20 };
     ensure(ok, c, || format!("80/20 TCP over {n}: v1={v1} v2={v2}"))?;
