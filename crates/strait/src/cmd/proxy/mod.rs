@@ -1,7 +1,8 @@
 //! `strait proxy --data-plane envoy`: pilot-agent's job. Writes an Envoy bootstrap (admin on
 //! 127.0.0.1, ADS to the control plane, node id and metadata), runs `envoy` (from PATH or
 //! `STRAIT_ENVOY`), serves readiness on `IP:--health-port/healthz/ready` through Envoy itself,
-//! and on SIGINT/SIGTERM asks Envoy to quit through its admin API before stopping it.
+//! and on SIGINT/SIGTERM drains Envoy as pilot-agent does (graceful `/drain_listeners`, then
+//! `/quitquitquit` once nothing is in flight or the drain duration is over).
 //! `--data-plane strait` runs the Strait proxy in-process instead (`strait`), with the same
 //! flags, node identity and addresses, so tests and users can swap data planes.
 //! Every address and port is a flag, so several proxies run side by side on one machine.
@@ -195,13 +196,43 @@ fn run_envoy(a: &Args, bootstrap: &std::path::Path) -> Result<ExitCode, String> 
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        // Graceful: Envoy drains and exits on /quitquitquit; kill only if it does not.
+        // Graceful, as pilot-agent: drain first, quit when nothing is in flight (or the drain
+        // duration is over), kill only if Envoy does not exit.
         let admin = format!("127.0.0.1:{}", a.admin_port);
-        let _ = tokio::task::spawn_blocking(move || super::http::post(&admin, "/quitquitquit")).await;
+        let drain = strait::termination_drain()?;
+        let _ = tokio::task::spawn_blocking(move || drain_envoy(&admin, drain)).await;
         if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
             let _ = child.kill().await;
         }
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// pilot-agent's termination: `POST /drain_listeners?graceful` (HTTP/1 responses get
+/// `connection: close`, HTTP/2 connections a GOAWAY, so clients stop reusing them), then poll the
+/// active downstream requests until none is left or `drain` is over, then `/quitquitquit`.
+/// Quitting at once (what we did before) failed every request in flight.
+fn drain_envoy(admin: &str, drain: Duration) {
+    let started = std::time::Instant::now();
+    if let Err(e) = super::http::post(admin, "/drain_listeners?graceful") {
+        tracing::warn!(error = %e, "envoy did not take /drain_listeners; quitting at once");
+    } else {
+        while started.elapsed() < drain && active_requests(admin).is_some_and(|n| n > 0) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        tracing::info!(after_ms = started.elapsed().as_millis(), "envoy drained");
+    }
+    let _ = super::http::post(admin, "/quitquitquit");
+}
+
+/// Requests in flight on Envoy's listeners (the admin listener's own, this poll, excluded).
+fn active_requests(admin: &str) -> Option<u64> {
+    let (status, body) = super::http::get(admin, "/stats?filter=downstream_rq_active$").ok()?;
+    (status == 200).then(|| {
+        body.lines()
+            .filter(|l| !l.starts_with("http.admin."))
+            .filter_map(|l| l.rsplit_once(": ").and_then(|(_, v)| v.trim().parse::<u64>().ok()))
+            .sum()
     })
 }
 

@@ -35,7 +35,7 @@ pub fn run(s: &bootstrap::Settings, sotw: bool, metrics_port: u16) -> Result<Exi
 
 /// The drain duration: `TERMINATION_DRAIN_DURATION_SECONDS` (whole seconds, as pilot-agent
 /// reads it), else ProxyConfig's default.
-fn termination_drain() -> Result<Duration, String> {
+pub(super) fn termination_drain() -> Result<Duration, String> {
     match std::env::var("TERMINATION_DRAIN_DURATION_SECONDS") {
         Ok(v) => v
             .trim()
