@@ -16,6 +16,7 @@ pub mod access_log;
 pub mod admin;
 pub mod config;
 pub mod failure;
+pub mod format;
 pub mod http;
 pub mod lb;
 pub mod listeners;

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 pub const DEFAULT_OUTBOUND_PORT: u32 = 15001;
 /// Where the local app listens unless the node says otherwise.
 pub const DEFAULT_APP_ADDRESS: &str = "127.0.0.1";
+/// The mesh-wide switch for `x-strait-reason`: `defaultConfig.proxyMetadata` entry.
+pub const REASON_HEADER_PROXY_METADATA: &str = "ISTIO_META_STRAIT_REASON_HEADER";
 /// Label overriding the workload name (Istio's `service.istio.io/workload-name`).
 const WORKLOAD_NAME_LABEL: &str = "service.istio.io/workload-name";
 /// Label Kubernetes puts on ReplicaSet pods: the hash suffix of the ReplicaSet's name.
@@ -33,6 +35,8 @@ pub struct ProxyMetadata {
     pub captured: bool,
     /// `APP_ADDRESS`: where the local app listens (default `127.0.0.1`).
     pub app_address: Option<String>,
+    /// `STRAIT_REASON_HEADER` is `true`: local replies carry `x-strait-reason`.
+    pub reason_header: bool,
 }
 
 /// The workload a node id belongs to: by (namespace, pod name), else by IP (same namespace
@@ -64,6 +68,13 @@ pub fn proxy_for(reg: &Registry, id: NodeId, metadata: &ProxyMetadata) -> Proxy 
         workload_name,
         outbound_port: metadata.outbound_port.unwrap_or(DEFAULT_OUTBOUND_PORT),
         captured: metadata.captured,
+        // The node asks for it (`strait up` sidecars do), or the mesh's default ProxyConfig sets
+        // the metadata for every proxy, the way Istio turns `proxyMetadata` ISTIO_META_* entries
+        // into node metadata.
+        reason_header: metadata.reason_header
+            || reg.mesh.default_config.as_ref().is_some_and(|pc| {
+                pc.proxy_metadata.get(REASON_HEADER_PROXY_METADATA).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            }),
         app_address: metadata
             .app_address
             .clone()

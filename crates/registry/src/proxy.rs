@@ -85,6 +85,9 @@ pub struct Proxy {
     /// Where the local app listens, for inbound clusters (`127.0.0.1` unless the node metadata
     /// `APP_ADDRESS` says otherwise; local meshes give each app its own loopback address).
     pub app_address: String,
+    /// Local replies carry an `x-strait-reason` header that explains them (node metadata
+    /// `STRAIT_REASON_HEADER`, or the mesh's `defaultConfig.proxyMetadata`).
+    pub reason_header: bool,
 }
 
 impl Proxy {

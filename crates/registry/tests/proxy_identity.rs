@@ -41,6 +41,19 @@ fn by_pod_name() {
     assert_eq!(p.workload_name, "reviews-v1");
     assert_eq!((p.outbound_port, p.captured, p.app_address.as_str()), (15001, false, "127.0.0.1"));
     assert_eq!(p.spiffe_id("cluster.local"), "spiffe://cluster.local/ns/default/sa/bookinfo-reviews");
+    assert!(!p.reason_header, "x-strait-reason is off unless asked for");
+}
+
+#[test]
+fn reason_header_from_the_mesh_default_proxy_config() {
+    let mut reg = registry(PODS);
+    let id = || node("sidecar~10.9.9.9~reviews-v1-545db77b95-2mxwq.default~default.svc.cluster.local");
+    let pc = reg.mesh.default_config.get_or_insert_with(Default::default);
+    pc.proxy_metadata.insert(strait_registry::identity::REASON_HEADER_PROXY_METADATA.into(), "True".into());
+    assert!(proxy_for(&reg, id(), &ProxyMetadata::default()).reason_header);
+    let pc = reg.mesh.default_config.get_or_insert_with(Default::default);
+    pc.proxy_metadata.insert(strait_registry::identity::REASON_HEADER_PROXY_METADATA.into(), "false".into());
+    assert!(!proxy_for(&reg, id(), &ProxyMetadata::default()).reason_header);
 }
 
 #[test]
@@ -62,12 +75,14 @@ fn metadata_overrides_and_unknown_proxies() {
         outbound_port: Some(16001),
         captured: true,
         app_address: Some("127.0.0.50".into()),
+        reason_header: true,
     };
     let id = node("sidecar~127.0.0.21~reviews-v1-545db77b95-2mxwq.default~default.svc.cluster.local");
     let p = proxy_for(&reg, id, &meta);
     assert_eq!(p.labels.get("app").map(String::as_str), Some("custom"));
     assert_eq!((p.service_account.as_str(), p.workload_name.as_str()), ("sa", "wl"));
     assert_eq!((p.outbound_port, p.captured, p.app_address.as_str()), (16001, true, "127.0.0.50"));
+    assert!(p.reason_header, "the node's STRAIT_REASON_HEADER turns x-strait-reason on");
 
     let stranger = node("router~10.0.0.1~gw-5d8f9c7b6d-x7k2q.istio-system~istio-system.svc.cluster.local");
     let p = proxy_for(&reg, stranger, &ProxyMetadata::default());

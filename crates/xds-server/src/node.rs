@@ -41,6 +41,7 @@ pub fn proxy_for(node: &Node, registry: &Registry) -> Result<Proxy, String> {
         workload_name: string(&meta, "WORKLOAD_NAME"),
         outbound_port: string(&meta, "OUTBOUND_PORT").and_then(|p| p.parse().ok()),
         captured: string(&meta, "INTERCEPTION_MODE").is_some_and(|m| m != "NONE"),
+        reason_header: string(&meta, "STRAIT_REASON_HEADER").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         app_address: string(&meta, "APP_ADDRESS"),
     };
     Ok(strait_registry::identity::proxy_for(registry, id, &metadata))

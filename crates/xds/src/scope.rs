@@ -180,6 +180,7 @@ mod tests {
             outbound_port: 15001,
             captured: false,
             app_address: "127.0.0.1".into(),
+            reason_header: false,
         }
     }
 

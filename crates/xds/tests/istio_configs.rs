@@ -157,6 +157,9 @@ fn proxy(node_type: NodeType, ns: &str, labels: BTreeMap<String, String>) -> Pro
         outbound_port: 15001,
         captured: false,
         app_address: "127.0.0.1".into(),
+        // Sidecars explain their local replies (`x-strait-reason`), so Envoy validates the
+        // local_reply_config and route headers that generates.
+        reason_header: node_type == NodeType::Sidecar,
     }
 }
 

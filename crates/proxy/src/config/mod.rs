@@ -14,6 +14,7 @@ pub mod action;
 pub mod cluster;
 pub mod hcm;
 pub mod listener;
+pub mod local_reply;
 pub mod matcher;
 pub mod policy;
 pub mod route_table;

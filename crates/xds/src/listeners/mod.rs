@@ -13,6 +13,7 @@ mod capture_free;
 mod captured;
 mod gateway;
 pub mod hcm;
+pub mod reasons;
 pub mod sniffing;
 
 use crate::names;
@@ -37,6 +38,7 @@ pub fn build(scope: &Scope<'_>) -> Vec<Listener> {
         capture_free::build(scope)
     };
     access_log::for_mesh(&mut out, &scope.registry.mesh);
+    reasons::for_listeners(&mut out, scope);
     out
 }
 

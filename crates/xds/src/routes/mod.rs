@@ -52,6 +52,7 @@ pub fn build(scope: &Scope<'_>) -> Vec<RouteConfiguration> {
     if !scope.proxy.captured {
         out.push(http_proxy_route_config(scope));
     }
+    crate::listeners::reasons::for_routes(&mut out, scope);
     out
 }
 

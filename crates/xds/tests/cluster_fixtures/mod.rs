@@ -82,6 +82,7 @@ pub fn sidecar(ip: &str, pod: &str, ns: &str, l: &[(&str, &str)]) -> Proxy {
         outbound_port: 15001,
         captured: false,
         app_address: "127.0.0.1".into(),
+        reason_header: false,
     }
 }
 

@@ -68,6 +68,7 @@ pub fn proxy(ip: &str, ns: &str) -> Proxy {
         outbound_port: 15001,
         captured: false,
         app_address: "127.0.0.1".into(),
+        reason_header: false,
     }
 }
 
