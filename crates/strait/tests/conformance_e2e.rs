@@ -48,6 +48,7 @@ fn scenarios() -> Vec<Scenario> {
         s("fault delay 2 s", routing::fault_delay),
         s("route timeout 0.5 s → 504 UT", routing::route_timeout),
         s("retries: fail twice, then 200", routing::retries),
+        s("no route → 404 NR", routing::no_route),
         s("dead endpoint → 503 URX,UF", resilience::dead_endpoint),
         s("connect timeout → 503 URX,UF", resilience::connect_timeout),
         s("circuit breaker → 503 UO", resilience::circuit_breaker),

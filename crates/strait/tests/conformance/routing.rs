@@ -170,3 +170,28 @@ pub fn live_edit(c: &Ctx) -> Outcome {
     ensure(c.mesh.synced(), c, || "the proxy ACKed the change".into())?;
     Ok("3000 × 200 during the edit; new route within 1 s; SYNCED".into())
 }
+
+const ONLY_HERE: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {prefix: /only/here}}]
+    route: [{destination: {host: reviews}}]
+"#;
+
+/// A virtual host whose routes do not match the path: Envoy's 404 `NR` with an empty body;
+/// the matching path still routes.
+pub fn no_route(c: &Ctx) -> Outcome {
+    c.apply("routes.yaml", ONLY_HERE)?;
+    let (status, body) = c.get("http://reviews:9080/elsewhere", &[]);
+    ensure(status == "404" && body.is_empty(), c, || format!("no route: {status} {body:?}"))?;
+    let fields = c.fields("/elsewhere")?;
+    ensure(fields.starts_with("404 NR route_not_found "), c, || format!("no route access log: {fields}"))?;
+    let (status, body) = c.get("http://reviews:9080/only/here", &[]);
+    ensure(status == "200" && body.starts_with("reviews v"), c, || format!("matching route: {status} {body:?}"))?;
+    c.apply("routes.yaml", "")?;
+    Ok(format!("404 with an empty body, {fields}; /only/here → 200"))
+}
