@@ -136,12 +136,20 @@ pub struct Meta {
     pub grpc: bool,
     /// The response's `grpc-status` (trailers, else headers).
     pub grpc_status: Option<u32>,
+    /// The SNI of a TLS connection (`%REQUESTED_SERVER_NAME%`).
+    pub requested_server_name: Option<Arc<str>>,
 }
 
 impl Meta {
     /// For a listener filter with this stat prefix and log format.
     pub fn new(stat_prefix: &Arc<str>, log: Option<Format>) -> Self {
-        Meta { log, stat_prefix: Some(stat_prefix.clone()), grpc: false, grpc_status: None }
+        Meta {
+            log,
+            stat_prefix: Some(stat_prefix.clone()),
+            grpc: false,
+            grpc_status: None,
+            requested_server_name: None,
+        }
     }
 
     /// Whether the record comes from an inbound listener.
@@ -219,7 +227,7 @@ impl Record {
         let service_time = self.upstream_service_time.map_or_else(|| "-".to_string(), |t| t.to_string());
         let _ = writeln!(
             out,
-            "[{}] \"{} {} {}\" {} {} {} - \"{}\" {} {} {} {} \"{}\" \"{}\" \"{}\" \"{}\" \"{}\" {} {} {} {} - {}",
+            "[{}] \"{} {} {}\" {} {} {} - \"{}\" {} {} {} {} \"{}\" \"{}\" \"{}\" \"{}\" \"{}\" {} {} {} {} {} {}",
             rfc3339_millis(self.start),
             dash(self.method.as_deref()),
             dash(self.path.as_deref()),
@@ -241,6 +249,7 @@ impl Record {
             addr(self.upstream_local),
             self.downstream_local,
             self.downstream_remote,
+            dash(self.meta.requested_server_name.as_deref()),
             dash(self.route_name.as_deref()),
         );
         out
@@ -267,7 +276,7 @@ impl Record {
             ("path", Json::text(self.path.as_deref())),
             ("protocol", Json::text(self.protocol)),
             ("request_id", Json::text(self.request_id.as_deref())),
-            ("requested_server_name", Json::Null),
+            ("requested_server_name", Json::text(self.meta.requested_server_name.as_deref())),
             ("response_code", Json::Number(u64::from(self.status))),
             ("response_code_details", Json::text(Some(&self.details))),
             ("response_flags", Json::Text(dash(Some(self.flags)))),

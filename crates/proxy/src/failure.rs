@@ -26,6 +26,12 @@ pub enum Failure {
     Timeout,
     /// The fault filter aborted the request with this status (`FI`).
     FaultAbort(u16),
+    /// The fault filter aborted the request with this gRPC status (`FI`; HTTP 200, and the
+    /// status in `grpc-status` for gRPC requests).
+    FaultAbortGrpc(u32),
+    /// An upgrade neither the route nor the connection manager allows (403, no flag,
+    /// `upgrade_failed`; the connection closes).
+    UpgradeFailed,
     /// A circuit breaker of the cluster refused the request (503 `UO`, reset reason `overflow`).
     Overflow,
     /// The last attempt's failure once the retry policy stopped: `retried` when at least one
@@ -42,6 +48,8 @@ impl Failure {
             Failure::NoRoute => 404,
             Failure::Timeout => 504,
             Failure::FaultAbort(s) => *s,
+            Failure::FaultAbortGrpc(_) => 200,
+            Failure::UpgradeFailed => 403,
             Failure::AfterRetries { last, .. } => last.status(),
             _ => 503,
         }
@@ -56,7 +64,8 @@ impl Failure {
             Failure::ConnectFailure(_) | Failure::ConnectTimeout => "UF",
             Failure::UpstreamReset => "UC",
             Failure::Timeout => "UT",
-            Failure::FaultAbort(_) => "FI",
+            Failure::FaultAbort(_) | Failure::FaultAbortGrpc(_) => "FI",
+            Failure::UpgradeFailed => "",
             Failure::Overflow => "UO",
             Failure::AfterRetries { last, flag, .. } => crate::upstream::retry::flags(flag, last.flag()),
         }
@@ -85,10 +94,10 @@ impl Failure {
     /// The local reply body, as Envoy writes it.
     pub fn body(&self) -> String {
         match self {
-            Failure::NoRoute | Failure::ClusterNotFound => String::new(),
+            Failure::NoRoute | Failure::ClusterNotFound | Failure::UpgradeFailed => String::new(),
             Failure::NoHealthyUpstream => "no healthy upstream".into(),
             Failure::Timeout => "upstream request timeout".into(),
-            Failure::FaultAbort(_) => "fault filter abort".into(),
+            Failure::FaultAbort(_) | Failure::FaultAbortGrpc(_) => "fault filter abort".into(),
             Failure::AfterRetries { last, retried, .. } => match last.reset_reason() {
                 Some(reason) if *retried => format!(
                     "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: {reason}"
@@ -109,7 +118,8 @@ impl Failure {
             Failure::ClusterNotFound => "cluster_not_found".into(),
             Failure::NoHealthyUpstream => "no_healthy_upstream".into(),
             Failure::Timeout => "response_timeout".into(),
-            Failure::FaultAbort(_) => "fault_filter_abort".into(),
+            Failure::FaultAbort(_) | Failure::FaultAbortGrpc(_) => "fault_filter_abort".into(),
+            Failure::UpgradeFailed => "upgrade_failed".into(),
             Failure::AfterRetries { last, .. } => last.details(),
             _ => {
                 let reason = self.reset_reason().unwrap_or_default().replace(' ', "_");
@@ -121,6 +131,19 @@ impl Failure {
                 }
             }
         }
+    }
+
+    /// The gRPC status a gRPC request gets, when it is not the HTTP status's mapping.
+    pub fn grpc_status(&self) -> Option<u32> {
+        match self {
+            Failure::FaultAbortGrpc(code) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Envoy closes the downstream connection after this reply (`connection: close`).
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Failure::UpgradeFailed)
     }
 
     /// True when a retry policy with these conditions retries this failure.
@@ -170,6 +193,8 @@ mod tests {
             ),
             (Failure::Timeout, 504, "UT", "upstream request timeout"),
             (Failure::FaultAbort(503), 503, "FI", "fault filter abort"),
+            (Failure::FaultAbortGrpc(14), 200, "FI", "fault filter abort"),
+            (Failure::UpgradeFailed, 403, "", ""),
         ];
         for (f, status, flag, body) in table {
             assert_eq!((f.status(), f.flag(), f.body().as_str()), (*status, *flag, *body), "{f:?}");
@@ -178,6 +203,8 @@ mod tests {
             Failure::ConnectFailure(libc::ECONNREFUSED).details(),
             "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}"
         );
+        assert_eq!(Failure::UpgradeFailed.details(), "upgrade_failed");
+        assert_eq!((Failure::FaultAbortGrpc(14).grpc_status(), Failure::Timeout.grpc_status()), (Some(14), None));
         assert_eq!(
             Failure::ConnectFailure(libc::ECONNREFUSED).transport_failure(),
             "delayed connect error: Connection refused"

@@ -25,6 +25,7 @@ pub mod rng;
 pub mod route;
 pub mod state;
 pub mod tcp;
+pub mod tls;
 pub mod upstream;
 pub mod xds;
 

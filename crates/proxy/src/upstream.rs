@@ -35,6 +35,9 @@ pub struct Target<'a, H: Fn(&str) -> Option<String>> {
     /// would send the request back to us in a loop, so it counts as no host (Envoy answers
     /// such requests with `UH` too).
     pub local: Option<SocketAddr>,
+    /// The downstream connection's original destination, when the listener restored it
+    /// (iptables capture): where an ORIGINAL_DST cluster connects when no header names a host.
+    pub original_dst: Option<SocketAddr>,
 }
 
 /// Picks the host for the next attempt; `avoid` is (hosts tried, attempts) for the
@@ -63,7 +66,7 @@ pub fn pick_keyed<H: Fn(&str) -> Option<String>>(
             None => None,
         };
         let addr = value.and_then(|v| v.parse::<SocketAddr>().ok()).filter(|a| Some(*a) != target.local);
-        return addr.map(|a| (a, None)).ok_or(Failure::NoHealthyUpstream);
+        return addr.or(target.original_dst).map(|a| (a, None)).ok_or(Failure::NoHealthyUpstream);
     }
     let la = config.hosts(cluster).ok_or(Failure::NoHealthyUpstream)?;
     let eligible;

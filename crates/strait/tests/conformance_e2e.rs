@@ -15,13 +15,13 @@
 //! oracle) and on any scenario where Strait fails while Envoy passes or where the two
 //! observations differ.
 //!
-//! "not yet" scenarios (listed in the table, never failing the suite):
-//! - *ingress gateway routes by Host* and *HTTPS SIMPLE gateway*: they need `strait proxy
-//!   --type router --data-plane strait`, and the Strait proxy NACKs a gateway's listeners
-//!   (checked: `Listener 127.0.0.212_8080: filter_chains[0].filters[0].typed_config.
-//!   use_remote_address: not supported`, and HTTPS servers carry a `transport_socket`, which
-//!   it does not terminate yet). Envoy runs both in `envoy_gateway_e2e.rs`; this suite does not
-//!   run them for either data plane until the Strait proxy can serve them.
+//! Gateway scenarios (`conformance::gateway`) add a router (`strait proxy --type router` on
+//! the same data plane, 127.0.0.220 in Envoy's mesh, 127.0.0.221 in Strait's) for their
+//! length: routing by Host with the edge headers a gateway sets (XFF, `x-forwarded-proto`,
+//! `x-envoy-external-address`, `server`), HTTPS SIMPLE (files and `credentialName` over SDS,
+//! certificate by SNI, ALPN), MUTUAL, a Secret rewritten in place (new connections within 2 s,
+//! listeners untouched; a missing Secret's server left out until it appears) and PASSTHROUGH
+//! by SNI; their upstreams are on 127.0.0.180–183.
 //!
 //! Upstreams: the suite's own, at 127.0.0.150–179 (`conformance::upstreams`), which no other
 //! test binary binds, so it can run beside the other e2e binaries.
@@ -30,7 +30,7 @@ mod common;
 mod conformance;
 
 use common::*;
-use conformance::{Ctx, Scenario, egress, hashing, resilience, routing};
+use conformance::{Ctx, Scenario, egress, hashing, http, resilience, routing};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
@@ -38,7 +38,6 @@ use std::time::Instant;
 /// and restore the mesh).
 fn scenarios() -> Vec<Scenario> {
     let s = |name, run| Scenario { name, run: Some(run), strait_not_yet: None };
-    let gateway = Some("the Strait proxy NACKs gateway listeners (use_remote_address, TLS)");
     vec![
         s("proxy-status SYNCED", routing::synced),
         s("all-v1 → 100% v1", routing::all_v1),
@@ -61,14 +60,24 @@ fn scenarios() -> Vec<Scenario> {
         s("Maglev on a query parameter (same hosts)", hashing::maglev_query),
         s("consistent hash on the source IP", hashing::source_ip),
         s("consistent hash on a generated cookie", hashing::cookie),
+        s("WebSocket echo; Upgrade: foo → 403", http::websocket),
+        s("gRPC unary OK / NOT_FOUND (trailers)", http::grpc_unary),
+        s("gRPC fault abort → grpc-status 14 FI", http::grpc_fault),
+        s("gRPC timeouts (route, grpc-timeout)", http::grpc_timeout),
+        s("mirror copy with the -shadow host", http::mirror),
+        s("CORS preflight and simple request", http::cors),
+        s("two Host headers → joined, catch-all", http::two_hosts),
         s("weighted TCP split", egress::weighted_tcp),
         s("live VirtualService edit under load", routing::live_edit),
         s("ALLOW_ANY → PassthroughCluster", egress::allow_any),
         s("REGISTRY_ONLY → block_all / BlackHole", egress::registry_only),
         s("ServiceEntry unblocks (HTTP, TCP)", egress::service_entry),
         s("NACK with the proxy's message", egress::nack),
-        Scenario { name: "ingress gateway routes by Host", run: None, strait_not_yet: gateway },
-        Scenario { name: "HTTPS SIMPLE gateway", run: None, strait_not_yet: gateway },
+        s("ingress gateway routes by Host", conformance::gateway::routes_by_host),
+        s("HTTPS SIMPLE gateway", conformance::gateway::https_simple),
+        s("HTTPS MUTUAL gateway", conformance::gateway::https_mutual),
+        s("credentialName Secret rotation", conformance::gateway::secret_rotation),
+        s("PASSTHROUGH gateway by SNI", conformance::gateway::passthrough),
     ]
 }
 

@@ -10,9 +10,13 @@
 //! the certificate's serial and never a key. Runs over SotW and over Delta xDS. Skips without
 //! Envoy or the corpus (fails under CI=true).
 
+mod common;
+
+use common::bin;
+use common::gateway::{make_certificate, secret_yaml, wait_until, write_config};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use strait_testkit::process::{self, Guard, curl};
 use strait_testkit::upstream::{self, Behaviour};
 
@@ -82,47 +86,6 @@ spec:
   - match: [{uri: {exact: /productpage}}]
     route: [{destination: {host: productpage, port: {number: 9080}}}]
 "#;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_strait")
-}
-
-/// A self-signed certificate for `host` with common name `cn` (also the CA curl trusts).
-fn make_certificate(dir: &Path, tag: &str, cn: &str, host: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join(format!("{tag}.pem")), dir.join(format!("{tag}-key.pem")));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", &format!("/CN={cn}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{host}")])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    (cert, key)
-}
-
-/// A `kubernetes.io/tls` Secret in istio-system holding the PEM files (as `stringData`).
-fn secret_yaml(name: &str, (cert, key): &(PathBuf, PathBuf)) -> String {
-    let indent = |p: &PathBuf| {
-        let text = std::fs::read_to_string(p).expect("pem");
-        text.lines().map(|l| format!("    {l}\n")).collect::<String>()
-    };
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: istio-system}}\ntype: kubernetes.io/tls\n\
-         stringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
-        indent(cert),
-        indent(key)
-    )
-}
-
-/// Replaces `file` in the config dir in one step (rename), so the watcher never reads half a file.
-fn write_config(dir: &Path, file: &str, text: &str) {
-    let tmp = dir.join(format!("{file}.tmp"));
-    std::fs::write(&tmp, text).expect("write");
-    std::fs::rename(&tmp, dir.join("config").join(file)).expect("rename");
-}
 
 struct Gateway {
     dir: PathBuf,
@@ -204,14 +167,7 @@ impl Gateway {
     /// The common name of the certificate the gateway serves for `host`, if it completes a
     /// handshake at all (a fresh connection each time).
     fn served_cn(&self, host: &str) -> Option<String> {
-        let out = Command::new("curl")
-            .args(["-sv", "-k", "-o", "/dev/null", "--max-time", "5"])
-            .args(self.https(host, &[]))
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stderr);
-        let line = text.lines().find(|l| l.trim_start_matches(['*', ' ']).starts_with("subject:"))?;
-        line.split("CN=").nth(1).map(|cn| cn.split([',', '/']).next().unwrap_or(cn).trim().to_string())
+        common::gateway::served_cn(self.ip, 8443, host)
     }
 
     /// The body of productpage over HTTPS, verified against `ca`.
@@ -232,18 +188,6 @@ impl Gateway {
         self.check(!status.contains("NACK"), &format!("a NACK:\n{status}"));
         self.check(metrics.contains("pilot_total_xds_rejects 0"), &format!("rejects counted:\n{metrics}"));
     }
-}
-
-/// Polls `ok` for up to `secs` seconds; returns the time it took.
-fn wait_until(secs: u64, mut ok: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if ok() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
 }
 
 /// Certificates from Secrets: served, rotated in place, a missing one isolated then added,

@@ -1,12 +1,17 @@
 //! Helpers shared by Strait's tests: locating Istio's corpus, real upstream servers, child
-//! processes that die with the test, and waiting for conditions.
+//! processes that die with the test, waiting for conditions, and network namespaces with
+//! istio-iptables capture (`netns`).
 //!
 //! The main one finds Istio's YAML test corpus (`$STRAIT_ISTIO_CORPUS`, else
 //! `../shared/istio-testdata` beside the repository). Where it is absent, tests skip and say so,
 //! except under `CI=true`, where a missing corpus is a failure: CI must never pass by skipping.
 
+pub mod grpc;
+pub mod netns;
 pub mod process;
+pub mod recording;
 pub mod upstream;
+pub mod websocket;
 
 use std::path::{Path, PathBuf};
 

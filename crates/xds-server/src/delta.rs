@@ -90,12 +90,13 @@ async fn on_request(
             tracing::warn!(proxy = %c.proxy.id, r#type = ty, "NACK: {}", err.message);
             shared.status.nacked(c.id, ty, &err.message);
         } else {
-            let convergence = watch
-                .pending_since
-                .take()
+            // The proxy ACKs what the nonce carried: the version sent, which is older than the
+            // published one when later versions did not change this type (else it stays STALE).
+            let sent = watch.pending_since.take();
+            let convergence = sent
                 .filter(|v| *v == published.version && *v > c.connected_at_version)
                 .map(|_| published.changed_at.elapsed());
-            shared.status.acked(c.id, ty, &published.version.to_string(), convergence);
+            shared.status.acked(c.id, ty, &sent.unwrap_or(published.version).to_string(), convergence);
         }
     }
     if is_new {

@@ -1,9 +1,10 @@
 //! What a route does, compiled: forward to one cluster or to weighted clusters (an exact
-//! smooth-WRR picker), with timeout, retries, host/prefix/regex rewrites and CONNECT
-//! tunnelling; or redirect; or answer directly. Also the header mutations that routes,
+//! smooth-WRR picker), with timeout (and the gRPC `grpc-timeout` cap), retries,
+//! host/prefix/regex rewrites, request mirrors, per-route upgrade configs (WebSocket, CONNECT
+//! tunnelling); or redirect; or answer directly. Also the header mutations that routes,
 //! virtual hosts and weighted clusters carry.
 
-use super::policy::RetryPolicy;
+use super::policy::{Mirror, RetryPolicy};
 use super::{ConfigError, Result, duration, each, no_other_fields};
 use crate::lb::Swrr;
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use envoy_types::pb::envoy::config::core::v3::{
 use envoy_types::pb::envoy::config::route::v3::{
     DirectResponseAction, RedirectAction, RouteAction, WeightedCluster,
     redirect_action::{PathRewriteSpecifier, RedirectResponseCode, SchemeRewriteSpecifier},
-    route_action::{ClusterSpecifier, HostRewriteSpecifier, MaxStreamDuration},
+    route_action::{ClusterSpecifier, HostRewriteSpecifier, MaxStreamDuration, UpgradeConfig},
     weighted_cluster::{ClusterWeight, cluster_weight},
 };
 use http::{HeaderName, HeaderValue};
@@ -142,6 +143,14 @@ pub struct Forward {
     pub regex_rewrite: Option<(Regex, String)>,
     /// The route tunnels CONNECT requests (raw TCP to the cluster).
     pub connect: bool,
+    /// Per-route upgrade configs: lower-case type (`websocket`) and whether it is allowed; they
+    /// override the connection manager's.
+    pub upgrades: Vec<(String, bool)>,
+    /// Request mirrors (shadow copies).
+    pub mirrors: Vec<Mirror>,
+    /// gRPC requests take their timeout from `grpc-timeout`, capped at this (zero: no cap),
+    /// instead of `timeout` (Envoy's `max_grpc_timeout`).
+    pub max_grpc_timeout: Option<Duration>,
     /// What ring-hash and Maglev clusters hash (`crate::lb::hash`).
     pub hash_policy: Vec<crate::lb::hash::HashPolicy>,
 }
@@ -239,13 +248,8 @@ impl TryFrom<&RouteAction> for Forward {
             }
             None => None,
         };
-        let mut connect = false;
-        for (i, u) in a.upgrade_configs.iter().enumerate() {
-            if !u.upgrade_type.eq_ignore_ascii_case("connect") || u.enabled.as_ref().is_some_and(|b| !b.value) {
-                return Err(ConfigError::unsupported(format!("upgrade_configs[{i}]")));
-            }
-            connect = true;
-        }
+        let upgrades = each("upgrade_configs", &a.upgrade_configs, upgrade)?;
+        let connect = upgrades.iter().any(|(t, enabled)| t == "connect" && *enabled);
         // Istio's "no timeout" sets max_stream_duration and the gRPC caps to zero: nothing to do.
         let zero = |d: &Option<envoy_types::pb::google::protobuf::Duration>| {
             d.as_ref().is_none_or(|d| *d == Default::default())
@@ -257,17 +261,13 @@ impl TryFrom<&RouteAction> for Forward {
             return Err(ConfigError::unsupported("max_stream_duration"));
         }
         let hash_policy = crate::lb::hash::compile(&a.hash_policy).map_err(|e| e.within("hash_policy"))?;
-        if !a.request_mirror_policies.is_empty() {
-            return Err(ConfigError::new(
-                "request_mirror_policies",
-                "mirroring is not supported by the Strait proxy yet",
-            ));
-        }
+        let mirrors = each("request_mirror_policies", &a.request_mirror_policies, |m| Mirror::try_from(m))?;
+        let max_grpc_timeout = duration("max_grpc_timeout", a.max_grpc_timeout.as_ref())?;
         let rest = RouteAction {
             cluster_specifier: None,
             timeout: None,
-            // The gRPC timeout cap equals the route timeout in everything Istio generates.
             max_grpc_timeout: None,
+            request_mirror_policies: Vec::new(),
             retry_policy: None,
             host_rewrite_specifier: None,
             prefix_rewrite: String::new(),
@@ -286,9 +286,21 @@ impl TryFrom<&RouteAction> for Forward {
             prefix_rewrite: (!a.prefix_rewrite.is_empty()).then(|| a.prefix_rewrite.clone()),
             regex_rewrite,
             connect,
+            upgrades,
+            mirrors,
+            max_grpc_timeout,
             hash_policy,
         })
     }
+}
+
+/// One per-route upgrade config: its lower-case type and whether it is enabled (the default).
+fn upgrade(u: &UpgradeConfig) -> Result<(String, bool)> {
+    let kind = u.upgrade_type.to_ascii_lowercase();
+    if u.connect_config.as_ref().is_some_and(|c| *c != Default::default()) {
+        return Err(ConfigError::unsupported("connect_config"));
+    }
+    Ok((kind, u.enabled.as_ref().is_none_or(|b| b.value)))
 }
 
 #[allow(deprecated)]
@@ -415,5 +427,29 @@ mod tests {
         assert_eq!(Forward::try_from(&a).expect("compiles").timeout, Some(DEFAULT_ROUTE_TIMEOUT));
         let none = RouteAction { timeout: Some(Default::default()), ..a };
         assert_eq!(Forward::try_from(&none).expect("compiles").timeout, None);
+    }
+
+    #[test]
+    fn upgrades_mirrors_and_the_grpc_cap_compile() {
+        use envoy_types::pb::envoy::config::route::v3::route_action::RequestMirrorPolicy;
+        use envoy_types::pb::google::protobuf::{BoolValue, Duration as PbDuration};
+        let upgrade = |t: &str, enabled: Option<bool>| UpgradeConfig {
+            upgrade_type: t.into(),
+            enabled: enabled.map(|value| BoolValue { value }),
+            ..Default::default()
+        };
+        #[allow(deprecated)]
+        let a = RouteAction {
+            cluster_specifier: Some(ClusterSpecifier::Cluster("c".into())),
+            upgrade_configs: vec![upgrade("WebSocket", None), upgrade("CONNECT", Some(false))],
+            max_grpc_timeout: Some(PbDuration { seconds: 0, nanos: 500_000_000 }),
+            request_mirror_policies: vec![RequestMirrorPolicy { cluster: "shadow".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        let f = Forward::try_from(&a).expect("compiles");
+        assert_eq!(f.upgrades, [("websocket".to_string(), true), ("connect".to_string(), false)]);
+        assert!(!f.connect, "a disabled CONNECT config does not tunnel");
+        assert_eq!(f.max_grpc_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(f.mirrors.len(), 1);
     }
 }

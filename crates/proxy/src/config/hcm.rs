@@ -1,8 +1,9 @@
 //! The HTTP connection manager: `HttpConnectionManager` → [`HttpManager`]: where routes come
 //! from (RDS over ADS, or inline), the HTTP filter chain (only fault → CORS → router, as the
 //! control plane generates it; the fault filter's per-route config is what applies), the
-//! codec, and the access log, which must be Istio's TEXT format to stdout (the one format
-//! `crate::access_log` writes).
+//! codec, the access log, which must be Istio's TEXT format to stdout (the one format
+//! `crate::access_log` writes), and the connection manager's own header handling ([`Edge`]:
+//! `use_remote_address` and the XFF settings gateways use, request ids, the `server` header).
 
 use super::route_table::RouteTable;
 use super::{ConfigError, Result, no_other_fields, unpack};
@@ -14,9 +15,10 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, HttpFilter,
-    http_connection_manager::{CodecType, RouteSpecifier},
+    http_connection_manager::{CodecType, RouteSpecifier, ServerHeaderTransformation},
     http_filter::ConfigType,
 };
+use http::HeaderValue;
 use std::sync::Arc;
 
 /// The fault injection HTTP filter.
@@ -47,6 +49,64 @@ pub struct HttpManager {
     pub normalize_path: bool,
     /// Upgrade types allowed (lower case: `websocket`, `connect`).
     pub upgrades: Vec<String>,
+    /// How requests and responses are marked at this hop (`crate::http::xff`).
+    pub edge: Edge,
+}
+
+/// The connection manager's own header handling (Envoy's `mutateRequestHeaders` and the
+/// `server` header): whether the peer address is trusted as the client's (gateways set
+/// `use_remote_address`), XFF appending, request id preservation, the `server` value.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// The downstream peer is the client: XFF gets its address, `x-envoy-external-address`
+    /// is set, `x-forwarded-proto` is overwritten, edge-only `x-envoy-*` headers are dropped.
+    pub use_remote_address: bool,
+    /// Trusted proxies in front of this one (the client address is read from XFF).
+    pub xff_num_trusted_hops: u32,
+    /// Do not append to XFF.
+    pub skip_xff_append: bool,
+    /// Keep an edge request's `x-request-id` instead of making a new one.
+    pub preserve_external_request_id: bool,
+    /// The `server` response header value (Envoy's default `envoy`).
+    pub server_name: HeaderValue,
+    /// What happens to the upstream's `server` header.
+    pub server_header: ServerHeader,
+}
+
+/// `server_header_transformation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerHeader {
+    /// Replace it with `server_name` (Envoy's default).
+    Overwrite,
+    /// Set `server_name` only when the upstream sent none.
+    AppendIfAbsent,
+    /// Leave it as the upstream sent it.
+    PassThrough,
+}
+
+impl Edge {
+    fn try_from(h: &HttpConnectionManager) -> Result<Self> {
+        if h.generate_request_id.as_ref().is_some_and(|b| !b.value) {
+            return Err(ConfigError::unsupported("generate_request_id"));
+        }
+        let server_header = match ServerHeaderTransformation::try_from(h.server_header_transformation) {
+            Ok(ServerHeaderTransformation::Overwrite) => ServerHeader::Overwrite,
+            Ok(ServerHeaderTransformation::AppendIfAbsent) => ServerHeader::AppendIfAbsent,
+            Ok(ServerHeaderTransformation::PassThrough) => ServerHeader::PassThrough,
+            Err(_) => return Err(ConfigError::unsupported("server_header_transformation")),
+        };
+        let name = if h.server_name.is_empty() { "envoy" } else { h.server_name.as_str() };
+        let server_name = HeaderValue::from_str(name)
+            .map_err(|_| ConfigError::new("server_name", format!("{name:?} is not a valid header value")))?;
+        Ok(Edge {
+            use_remote_address: h.use_remote_address.as_ref().is_some_and(|b| b.value),
+            xff_num_trusted_hops: h.xff_num_trusted_hops,
+            skip_xff_append: h.skip_xff_append,
+            preserve_external_request_id: h.preserve_external_request_id,
+            server_name,
+            server_header,
+        })
+    }
 }
 
 /// Route config source.
@@ -95,15 +155,19 @@ impl TryFrom<&HttpConnectionManager> for HttpManager {
         let faults = http_filters(&h.http_filters).map_err(|e| e.within("http_filters"))?;
         let log = access_log("access_log", &h.access_log)?;
         let upgrades = h.upgrade_configs.iter().map(|u| u.upgrade_type.to_ascii_lowercase()).collect();
-        if h.use_remote_address.as_ref().is_some_and(|b| b.value) {
-            return Err(ConfigError::unsupported("use_remote_address"));
-        }
+        let edge = Edge::try_from(h)?;
         let rest = HttpConnectionManager {
             codec_type: 0,
             stat_prefix: String::new(),
             http_filters: Vec::new(),
             access_log: Vec::new(),
             use_remote_address: None,
+            xff_num_trusted_hops: 0,
+            skip_xff_append: false,
+            preserve_external_request_id: false,
+            generate_request_id: None,
+            server_name: String::new(),
+            server_header_transformation: 0,
             normalize_path: None,
             upgrade_configs: Vec::new(),
             route_specifier: None,
@@ -119,6 +183,7 @@ impl TryFrom<&HttpConnectionManager> for HttpManager {
             log_format: log.unwrap_or_default(),
             normalize_path: h.normalize_path.as_ref().is_some_and(|b| b.value),
             upgrades,
+            edge,
         })
     }
 }

@@ -39,6 +39,8 @@ pub struct Config {
     pub clusters: HashMap<String, Arc<Cluster>>,
     /// EDS assignments by cluster (service) name.
     pub endpoints: HashMap<String, Arc<LoadAssignment>>,
+    /// SDS secrets by name (TLS contexts look theirs up per connection: `crate::tls`).
+    pub secrets: crate::tls::Secrets,
 }
 
 impl Config {

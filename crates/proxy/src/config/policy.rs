@@ -1,11 +1,17 @@
 //! Per-route policies, compiled: the retry policy (conditions parsed into flags, status
-//! codes, per-try timeout, back-off, the `previous_hosts` predicate) and fault injection
-//! (fixed delay, HTTP or gRPC abort, each with a probability in parts per million).
+//! codes, per-try timeout, back-off, the `previous_hosts` predicate), fault injection
+//! (fixed delay, HTTP or gRPC abort, each with a probability in parts per million), request
+//! mirroring (the shadow cluster and its percentage) and CORS (the `envoy.filters.http.cors`
+//! per-route or per-virtual-host policy; `crate::http::cors` applies it).
 
-use super::{ConfigError, Result, duration, no_other_fields, unpack};
+use super::matcher::StringMatch;
+use super::{ConfigError, Result, duration, each, no_other_fields, unpack};
+use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
 use envoy_types::pb::envoy::config::route::v3::RetryPolicy as EnvoyRetryPolicy;
 use envoy_types::pb::envoy::config::route::v3::retry_policy::retry_host_predicate::ConfigType as PredicateConfig;
+use envoy_types::pb::envoy::config::route::v3::route_action::RequestMirrorPolicy;
 use envoy_types::pb::envoy::extensions::filters::common::fault::v3::fault_delay::FaultDelaySecifier;
+use envoy_types::pb::envoy::extensions::filters::http::cors::v3::CorsPolicy;
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{HttpFault, fault_abort::ErrorType};
 use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
 use envoy_types::pb::google::protobuf::Any;
@@ -192,6 +198,109 @@ impl Fault {
     }
 }
 
+/// Parts per million of a runtime fraction (unset: 100%). There is no runtime layer, so the
+/// default value is what applies, as in an Envoy without runtime overrides.
+fn fraction(f: Option<&RuntimeFractionalPercent>) -> u32 {
+    f.map_or(1_000_000, |f| per_million(f.default_value.as_ref()))
+}
+
+/// A request mirror policy: a fire-and-forget copy of the request to `cluster`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// The shadow cluster.
+    pub cluster: String,
+    /// Share of requests mirrored (parts per million).
+    pub per_million: u32,
+    /// Append `-shadow` to the copy's host (Envoy's default).
+    pub host_suffix: bool,
+}
+
+impl TryFrom<&RequestMirrorPolicy> for Mirror {
+    type Error = ConfigError;
+
+    fn try_from(m: &RequestMirrorPolicy) -> Result<Self> {
+        if m.cluster.is_empty() {
+            return Err(ConfigError::new("cluster", "a cluster is required (cluster_header is not supported)"));
+        }
+        let rest = RequestMirrorPolicy {
+            cluster: String::new(),
+            runtime_fraction: None,
+            // Only tracing reads it, and the proxy does not trace.
+            trace_sampled: None,
+            disable_shadow_host_suffix_append: false,
+            ..m.clone()
+        };
+        no_other_fields(&rest)?;
+        Ok(Mirror {
+            cluster: m.cluster.clone(),
+            per_million: fraction(m.runtime_fraction.as_ref()),
+            host_suffix: !m.disable_shadow_host_suffix_append,
+        })
+    }
+}
+
+/// A compiled CORS policy. Every field but the enablement is "unset" when empty or None, so
+/// that a route's policy and its virtual host's combine as Envoy combines them (the first
+/// policy that sets a field wins).
+#[derive(Debug, Default)]
+pub struct Cors {
+    /// Origins allowed (a matcher that admits `*` admits every origin).
+    pub allow_origins: Vec<StringMatch>,
+    /// `access-control-allow-methods` (`*`: echo the requested method).
+    pub allow_methods: String,
+    /// `access-control-allow-headers` (`*`: echo the requested headers).
+    pub allow_headers: String,
+    /// `access-control-expose-headers`.
+    pub expose_headers: String,
+    /// `access-control-max-age`.
+    pub max_age: String,
+    /// `access-control-allow-credentials: true`.
+    pub allow_credentials: Option<bool>,
+    /// Answer Chrome's private network access preflights.
+    pub allow_private_network_access: Option<bool>,
+    /// Preflights from an origin not allowed go upstream (Envoy's default) instead of being
+    /// answered without CORS headers.
+    pub forward_not_matching_preflights: Option<bool>,
+    /// Share of requests the policy applies to (parts per million; unset: all).
+    pub enabled: u32,
+    /// Shadow mode: origins are checked for stats only (no observable effect).
+    pub shadow: Option<u32>,
+}
+
+impl Cors {
+    /// The per-route or per-virtual-host config (`typed_per_filter_config["envoy.filters.http.cors"]`).
+    pub fn from_any(any: &Any) -> Result<Self> {
+        let p: CorsPolicy = unpack("", any)?;
+        let allow_origins =
+            each("allow_origin_string_match", &p.allow_origin_string_match, |m| StringMatch::try_from(m))?;
+        // Every field is read below: the struct pattern makes a new field a compile error here.
+        let CorsPolicy {
+            allow_origin_string_match: _,
+            allow_methods: _,
+            allow_headers: _,
+            expose_headers: _,
+            max_age: _,
+            allow_credentials: _,
+            filter_enabled: _,
+            shadow_enabled: _,
+            allow_private_network_access: _,
+            forward_not_matching_preflights: _,
+        } = &p;
+        Ok(Cors {
+            allow_origins,
+            allow_methods: p.allow_methods,
+            allow_headers: p.allow_headers,
+            expose_headers: p.expose_headers,
+            max_age: p.max_age,
+            allow_credentials: p.allow_credentials.map(|b| b.value),
+            allow_private_network_access: p.allow_private_network_access.map(|b| b.value),
+            forward_not_matching_preflights: p.forward_not_matching_preflights.map(|b| b.value),
+            enabled: fraction(p.filter_enabled.as_ref()),
+            shadow: p.shadow_enabled.as_ref().map(|f| fraction(Some(f))),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +334,64 @@ mod tests {
         assert_eq!(per_million(Some(&pct(500_000, DenominatorType::Million))), 500_000);
         assert_eq!(per_million(Some(&pct(1, DenominatorType::TenThousand))), 100);
         assert_eq!(per_million(None), 0);
+    }
+
+    #[test]
+    fn mirrors_compile_with_their_percentage() {
+        let fraction = |numerator| RuntimeFractionalPercent {
+            default_value: Some(FractionalPercent { numerator, denominator: DenominatorType::Hundred as i32 }),
+            runtime_key: String::new(),
+        };
+        let table = [
+            (None, false, 1_000_000, true),
+            (Some(fraction(25)), false, 250_000, true),
+            (Some(fraction(100)), true, 1_000_000, false),
+        ];
+        for (runtime_fraction, disable, per_million, host_suffix) in table {
+            let p = RequestMirrorPolicy {
+                cluster: "outbound|9080||shadow.default.svc.cluster.local".into(),
+                runtime_fraction,
+                trace_sampled: Some(envoy_types::pb::google::protobuf::BoolValue { value: false }),
+                disable_shadow_host_suffix_append: disable,
+                ..Default::default()
+            };
+            let m = Mirror::try_from(&p).expect("compiles");
+            assert_eq!((m.per_million, m.host_suffix), (per_million, host_suffix));
+        }
+        let header = RequestMirrorPolicy { cluster_header: "x-cluster".into(), ..Default::default() };
+        assert!(Mirror::try_from(&header).is_err(), "cluster_header is refused by name");
+        let rewrite =
+            RequestMirrorPolicy { cluster: "c".into(), host_rewrite_literal: "h".into(), ..Default::default() };
+        let e = Mirror::try_from(&rewrite).expect_err("host_rewrite_literal is not supported");
+        assert!(e.to_string().contains("RequestMirrorPolicy"), "{e}");
+    }
+
+    #[test]
+    fn cors_policies_compile_from_istios_translation() {
+        use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher::MatchPattern};
+        use envoy_types::pb::google::protobuf::BoolValue;
+        let exact = |s: &str| StringMatcher { match_pattern: Some(MatchPattern::Exact(s.into())), ignore_case: false };
+        let policy = CorsPolicy {
+            allow_origin_string_match: vec![exact("https://a.example")],
+            allow_methods: "GET,POST".into(),
+            max_age: "86400".into(),
+            allow_credentials: Some(BoolValue { value: true }),
+            filter_enabled: Some(RuntimeFractionalPercent {
+                default_value: Some(FractionalPercent { numerator: 100, denominator: DenominatorType::Hundred as i32 }),
+                runtime_key: String::new(),
+            }),
+            forward_not_matching_preflights: Some(BoolValue { value: true }),
+            ..Default::default()
+        };
+        let any =
+            Any { type_url: <CorsPolicy as prost::Name>::type_url(), value: prost::Message::encode_to_vec(&policy) };
+        let c = Cors::from_any(&any).expect("compiles");
+        assert_eq!(
+            (c.allow_origins.len(), c.allow_methods.as_str(), c.max_age.as_str(), c.allow_credentials, c.enabled),
+            (1, "GET,POST", "86400", Some(true), 1_000_000)
+        );
+        assert_eq!(c.forward_not_matching_preflights, Some(true));
+        let bad = Any { type_url: "type.googleapis.com/other".into(), value: Vec::new() };
+        assert!(Cors::from_any(&bad).is_err());
     }
 }

@@ -1,12 +1,12 @@
 //! Route configurations: `RouteConfiguration` → [`RouteTable`]: virtual hosts with a domain
 //! index built the way Envoy searches it (exact names, then the longest `*suffix`, then the
 //! longest `prefix*`, then `*`), each with its ordered routes (match, action, header
-//! mutations, per-route fault).
+//! mutations, per-route fault and CORS policy; virtual hosts may carry a CORS policy too).
 
 use super::action::{Action, Direct, Forward, HeaderMutations, Redirect};
 use super::hcm::{CORS_FILTER, FAULT_FILTER};
 use super::matcher::RouteMatch;
-use super::policy::Fault;
+use super::policy::{Cors, Fault};
 use super::{ConfigError, Result, each, no_other_fields};
 use envoy_types::pb::envoy::config::route::v3::{
     Route as EnvoyRoute, RouteConfiguration, VirtualHost as EnvoyVirtualHost, route,
@@ -23,6 +23,9 @@ pub struct RouteTable {
     /// Config-level header mutations (applied last).
     pub headers: HeaderMutations,
     index: DomainIndex,
+    /// `ignore_port_in_host_matching` (Istio sets it on gateways): `Host: a.com:8080` matches
+    /// the domain `a.com`.
+    ignore_port: bool,
 }
 
 /// A compiled virtual host.
@@ -36,6 +39,8 @@ pub struct VirtualHost {
     pub headers: HeaderMutations,
     /// Send `x-envoy-attempt-count` upstream.
     pub attempt_count: bool,
+    /// CORS policy of the virtual host (a route's own policy takes precedence field by field).
+    pub cors: Option<Cors>,
 }
 
 /// A compiled route.
@@ -51,6 +56,8 @@ pub struct Route {
     pub headers: HeaderMutations,
     /// Fault injection (only when the listener runs the fault filter).
     pub fault: Option<Fault>,
+    /// CORS policy.
+    pub cors: Option<Cors>,
 }
 
 /// Domain → virtual host index, searched in Envoy's order.
@@ -68,6 +75,7 @@ impl RouteTable {
     /// The virtual host for a request authority (`Host`), matched case-insensitively.
     pub fn vhost(&self, authority: &str) -> Option<&VirtualHost> {
         let index = &self.index;
+        let authority = if self.ignore_port { strip_port(authority) } else { authority };
         let found = if authority.bytes().any(|b| b.is_ascii_uppercase()) {
             index.find(&authority.to_ascii_lowercase())
         } else {
@@ -111,6 +119,16 @@ impl DomainIndex {
     }
 }
 
+/// `host:port` → `host` (`[v6]:port` → `[v6]`); anything else unchanged.
+fn strip_port(authority: &str) -> &str {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            if host.starts_with('[') && !host.ends_with(']') { authority } else { host }
+        }
+        _ => authority,
+    }
+}
+
 fn push_unique(list: &mut Vec<(String, usize)>, s: &str, vhost: usize) -> bool {
     if list.iter().any(|(x, _)| x == s) {
         return false;
@@ -150,10 +168,12 @@ impl TryFrom<&RouteConfiguration> for RouteTable {
             response_headers_to_add: Vec::new(),
             response_headers_to_remove: Vec::new(),
             metadata: None,
+            ignore_port_in_host_matching: false,
             ..rc.clone()
         };
         no_other_fields(&rest)?;
-        Ok(RouteTable { name: rc.name.clone(), vhosts, headers, index })
+        let ignore_port = rc.ignore_port_in_host_matching;
+        Ok(RouteTable { name: rc.name.clone(), vhosts, headers, index, ignore_port })
     }
 }
 
@@ -162,6 +182,14 @@ impl TryFrom<&EnvoyVirtualHost> for VirtualHost {
 
     fn try_from(vh: &EnvoyVirtualHost) -> Result<Self> {
         let routes = each("routes", &vh.routes, |r| Route::try_from(r))?;
+        let mut cors = None;
+        for (name, any) in &vh.typed_per_filter_config {
+            let field = format!("typed_per_filter_config[{name}]");
+            match name.as_str() {
+                CORS_FILTER => cors = Some(Cors::from_any(any).map_err(|e| e.within(field))?),
+                _ => return Err(ConfigError::unsupported(field)),
+            }
+        }
         let headers = HeaderMutations::new(
             &vh.request_headers_to_add,
             &vh.request_headers_to_remove,
@@ -177,11 +205,18 @@ impl TryFrom<&EnvoyVirtualHost> for VirtualHost {
             response_headers_to_add: Vec::new(),
             response_headers_to_remove: Vec::new(),
             include_request_attempt_count: false,
+            typed_per_filter_config: Default::default(),
             metadata: None,
             ..vh.clone()
         };
         no_other_fields(&rest)?;
-        Ok(VirtualHost { name: vh.name.clone(), routes, headers, attempt_count: vh.include_request_attempt_count })
+        Ok(VirtualHost {
+            name: vh.name.clone(),
+            routes,
+            headers,
+            attempt_count: vh.include_request_attempt_count,
+            cors,
+        })
     }
 }
 
@@ -201,14 +236,12 @@ impl TryFrom<&EnvoyRoute> for Route {
             }
             _ => return Err(ConfigError::new("action", "route, redirect or direct_response is required")),
         };
-        let mut fault = None;
+        let (mut fault, mut cors) = (None, None);
         for (name, any) in &r.typed_per_filter_config {
             let field = format!("typed_per_filter_config[{name}]");
             match name.as_str() {
                 FAULT_FILTER => fault = Some(Fault::from_any(any).map_err(|e| e.within(field))?),
-                CORS_FILTER => {
-                    return Err(ConfigError::new(field, "CORS policies are not supported by the Strait proxy yet"));
-                }
+                CORS_FILTER => cors = Some(Cors::from_any(any).map_err(|e| e.within(field))?),
                 _ => return Err(ConfigError::unsupported(field)),
             }
         }
@@ -234,7 +267,7 @@ impl TryFrom<&EnvoyRoute> for Route {
             ..r.clone()
         };
         no_other_fields(&rest)?;
-        Ok(Route { name: r.name.clone(), matcher, action, headers, fault })
+        Ok(Route { name: r.name.clone(), matcher, action, headers, fault, cors })
     }
 }
 
@@ -269,6 +302,14 @@ mod tests {
             assert_eq!(ix.find(host), want, "{host}");
         }
         assert_eq!(index(&[&["a"]]).find("b"), None);
+    }
+
+    #[test]
+    fn ports_are_stripped_for_ignore_port_in_host_matching() {
+        let table = [("a.com:8080", "a.com"), ("a.com", "a.com"), ("[::1]:80", "[::1]"), ("[::1]", "[::1]")];
+        for (authority, want) in table {
+            assert_eq!(strip_port(authority), want, "{authority}");
+        }
     }
 
     #[test]

@@ -24,7 +24,12 @@ pub(super) async fn tunnel(
 ) -> Result<Response<DownstreamBody>, Failure> {
     let cluster = config.clusters.get(cluster_name).ok_or(Failure::ClusterNotFound)?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let target = crate::upstream::Target { authority, header, local: Some(ex.record.downstream_local) };
+    let target = crate::upstream::Target {
+        authority,
+        header,
+        local: Some(ex.record.downstream_local),
+        original_dst: ex.original_dst,
+    };
     let (addr, active) = crate::upstream::pick(cluster, config, &target, None)?;
     ex.record.upstream_host = Some(addr);
     let mut upstream = crate::upstream::connect(cluster, addr).await?;

@@ -8,14 +8,21 @@
 //! `max_retries` allows. How the policy ended shows as Envoy shows it: `URX` when retries ran
 //! out, `UO` when the circuit breaker refused one, "retried and the latest reset reason" in
 //! the body. Bodies are buffered for replay only when a retry is possible and the body is
-//! small; a streamed body is sent once.
+//! small; a streamed body is sent once. The route's request mirrors get their copies before the
+//! first attempt ([`super::mirror`]); a gRPC request's timeout comes from `grpc-timeout` under
+//! `max_grpc_timeout` ([`super::grpc`]); `x-envoy-expected-rq-timeout-ms` tells the upstream how
+//! long is left, as Envoy's router does; an allowed upgrade ([`super::upgrade`]) goes over
+//! HTTP/1.1 and a `101` turns the exchange into a tunnel.
 
 use super::body::{DownstreamBody, UpstreamBody};
 use super::client::Sent;
 use super::headers::{
-    self, X_ENVOY_ATTEMPT_COUNT, X_ENVOY_ORIGINAL_PATH, X_ENVOY_UPSTREAM_SERVICE_TIME, X_FORWARDED_PROTO,
+    self, X_ENVOY_ATTEMPT_COUNT, X_ENVOY_EXPECTED_RQ_TIMEOUT_MS, X_ENVOY_ORIGINAL_PATH, X_ENVOY_UPSTREAM_SERVICE_TIME,
+    X_FORWARDED_PROTO,
 };
 use super::proxy::Exchange;
+use super::upgrade::Requested;
+use super::{grpc, mirror, upgrade};
 use crate::config::Config;
 use crate::config::action::Forward;
 use crate::config::policy::RetryPolicy;
@@ -36,13 +43,23 @@ use std::time::{Duration, Instant};
 /// the connection's buffer limit for the same reason).
 const REPLAY_LIMIT: u64 = 64 * 1024;
 
-/// The upstream request, minus its body, reusable across attempts.
-struct Prepared {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
+/// The upstream request, minus its body, reusable across attempts (and mirrors).
+#[derive(Debug, Clone)]
+pub(super) struct Prepared {
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
     /// The downstream spoke HTTP/2 (for clusters that follow the downstream protocol).
-    h2: bool,
+    pub h2: bool,
+}
+
+/// How long the exchange may take: the route (or gRPC) timeout and the per-try timeout.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    route: Option<Duration>,
+    per_try: Option<Duration>,
+    /// Rewrite `grpc-timeout` to what is left (gRPC under `max_grpc_timeout`).
+    grpc: bool,
 }
 
 /// Forwards `req` to `cluster_name` per `forward`; Ok is the upstream's response.
@@ -57,18 +74,30 @@ pub(super) async fn forward(
     config: &Config,
     shared: &Arc<Shared>,
     ex: &mut Exchange,
+    upgrade: Option<Requested>,
 ) -> Result<Response<DownstreamBody>, Failure> {
     let cluster = config.clusters.get(cluster_name).ok_or(Failure::ClusterNotFound)?;
+    let mut req = req;
+    let mut downstream_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let retry = forward.retry.as_ref().filter(|r| r.num_retries > 0);
-    let mut body = Some(prepare_body(body, retry.is_some(), ex).await?);
+    let mirrors = if upgrade.is_none() { mirror::drawn(&forward.mirrors) } else { Vec::new() };
+    let mut body = Some(prepare_body(body, retry.is_some() || !mirrors.is_empty(), ex).await?);
     // Envoy's `x-envoy-upstream-service-time` runs from the end of the downstream request,
     // across retries.
     let complete = Instant::now();
-    let prepared = prepare(parts, plan, authority, path);
+    let timeouts = timeouts(forward, &parts.headers, ex.record.meta.grpc);
+    let mut prepared = prepare(parts, plan, authority, path, upgrade.as_ref());
+    timeout_headers(&mut prepared.headers, timeouts, Duration::ZERO);
+    if !mirrors.is_empty()
+        && let Some(UpstreamBody::Full(copy)) = &body
+    {
+        let count = plan.vhost.attempt_count;
+        mirror::shadow(&mirrors, &prepared, copy.as_ref(), timeouts.route, count, shared);
+    }
     let pool = shared.pools.get(cluster);
-    let h2 = pool.speaks_h2(prepared.h2);
-    let deadline = forward.timeout.map(|t| ex.started + t);
+    let h2 = pool.speaks_h2(prepared.h2) && upgrade.is_none();
+    let deadline = timeouts.route.map(|t| ex.started + t);
     let attempts = retry.map_or(1, |r| r.num_retries.saturating_add(1));
     let (key, set_cookie) = hash_key(forward, cluster, &prepared, path, ex);
     let mut tried: Vec<SocketAddr> = Vec::new();
@@ -77,7 +106,12 @@ pub(super) async fn forward(
     let mut _retrying: Option<Permit> = None;
     for attempt in 1..=attempts {
         let header = |name: &str| prepared.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let target = crate::upstream::Target { authority, header, local: Some(ex.record.downstream_local) };
+        let target = crate::upstream::Target {
+            authority,
+            header,
+            local: Some(ex.record.downstream_local),
+            original_dst: ex.original_dst,
+        };
         let avoid = retry.filter(|r| r.avoid_previous_hosts).map(|r| (tried.as_slice(), r.host_selection_attempts));
         let (addr, active) = crate::upstream::pick_keyed(cluster, config, &target, avoid, key)?;
         tried.push(addr);
@@ -86,10 +120,12 @@ pub(super) async fn forward(
             Some(UpstreamBody::Full(b)) => UpstreamBody::Full(b.clone()),
             _ => body.take().unwrap_or_else(UpstreamBody::empty),
         };
+        if attempt > 1 {
+            timeout_headers(&mut prepared.headers, timeouts, ex.started.elapsed());
+        }
         let request = build(&prepared, addr, authority, h2, attempt, plan.vhost.attempt_count, upstream_body)?;
         let sent = Instant::now();
-        let per_try = retry.and_then(|r| r.per_try_timeout);
-        let limit = earliest(deadline, per_try.map(|t| sent + t));
+        let limit = earliest(deadline, timeouts.per_try.map(|t| sent + t));
         let call = pool.send(addr, request, h2, active);
         let result = match limit {
             Some(at) => tokio::time::timeout_at(at.into(), call).await.map_err(|_| ()),
@@ -110,6 +146,15 @@ pub(super) async fn forward(
                     }
                     Next::Stop(flag) => flag,
                 };
+                let mut upstream = upstream;
+                if upstream.response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                    && let Some(downstream) = downstream_upgrade.take()
+                {
+                    let upstream_upgrade = hyper::upgrade::on(&mut upstream.response);
+                    let response = switched(upstream, addr, ex);
+                    upgrade::splice(downstream, upstream_upgrade, ex, shared);
+                    return Ok(response);
+                }
                 let mut response = respond(upstream, complete, addr, flag, ex);
                 if let Some(cookie) = set_cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -226,14 +271,50 @@ async fn prepare_body(body: Incoming, replay: bool, ex: &Exchange) -> Result<Ups
     Ok(UpstreamBody::Stream(body, ex.received.clone()))
 }
 
-/// Headers and path of the upstream request.
-fn prepare(parts: http::request::Parts, plan: &Plan<'_>, authority: &str, path: &str) -> Prepared {
+/// The route timeout (for gRPC under `max_grpc_timeout`, from `grpc-timeout`) and the
+/// per-try timeout (ignored when not shorter than the route's, as in Envoy).
+fn timeouts(forward: &Forward, h: &HeaderMap, is_grpc: bool) -> Timeouts {
+    let (route, grpc) = match forward.max_grpc_timeout {
+        Some(max) if is_grpc => (grpc::route_timeout(grpc::timeout(h), max), true),
+        _ => (forward.timeout, false),
+    };
+    let per_try = forward.retry.as_ref().and_then(|r| r.per_try_timeout);
+    Timeouts { route, per_try: per_try.filter(|p| route.is_none_or(|r| *p < r)), grpc }
+}
+
+/// Envoy's `setTimeoutHeaders`: the time the upstream has for this attempt (the per-try
+/// timeout, else the route's, never past the route's deadline) in
+/// `x-envoy-expected-rq-timeout-ms`, and in `grpc-timeout` for gRPC under `max_grpc_timeout`.
+fn timeout_headers(h: &mut HeaderMap, t: Timeouts, elapsed: Duration) {
+    let Some(expected) = t.per_try.or(t.route) else { return };
+    let expected = match t.route {
+        Some(route) => expected.min(route.saturating_sub(elapsed)).max(Duration::from_millis(1)),
+        None => expected,
+    };
+    h.insert(X_ENVOY_EXPECTED_RQ_TIMEOUT_MS.clone(), HeaderValue::from(crate::upstream::millis(expected)));
+    if t.grpc {
+        h.insert(grpc::GRPC_TIMEOUT.clone(), grpc::timeout_value(expected));
+    }
+}
+
+/// Headers and path of the upstream request; an upgrade keeps its `Connection` and `Upgrade`.
+fn prepare(
+    parts: http::request::Parts,
+    plan: &Plan<'_>,
+    authority: &str,
+    path: &str,
+    upgrade: Option<&Requested>,
+) -> Prepared {
     let mut h = parts.headers;
     // `te: trailers` is the one TE value that crosses a proxy (gRPC needs it).
     let trailers = h.get_all(header::TE).iter().any(|v| v.to_str().is_ok_and(|t| t.contains("trailers")));
     headers::strip_hop_by_hop(&mut h);
     if trailers {
         h.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(u) = upgrade {
+        h.insert(header::CONNECTION, u.connection.clone());
+        h.insert(header::UPGRADE, u.upgrade.clone());
     }
     let host = plan.host_rewrite().cloned().or_else(|| HeaderValue::from_str(authority).ok());
     if let Some(host) = host {
@@ -261,7 +342,7 @@ fn prepare(parts: http::request::Parts, plan: &Plan<'_>, authority: &str, path: 
 
 /// One attempt's request: origin-form over HTTP/1.1; over HTTP/2 the `Host` becomes
 /// `:authority` (the host's address when the `Host` is not a valid authority).
-fn build(
+pub(super) fn build(
     p: &Prepared,
     addr: SocketAddr,
     authority: &str,
@@ -298,6 +379,24 @@ async fn back_off(retry: Option<&RetryPolicy>, attempt: u32, deadline: Option<In
     let wait = Duration::from_nanos(crate::rng::below(ceiling.as_nanos() as u64 + 1));
     let until = earliest(Some(Instant::now() + wait), deadline).unwrap_or_else(Instant::now);
     tokio::time::sleep_until(until.into()).await;
+}
+
+/// A `101` on its way downstream: the upstream's `Connection` and `Upgrade` stay, and there is
+/// no `x-envoy-upstream-service-time` (Envoy sets it only once the request is complete, which
+/// an upgraded request never is).
+fn switched(upstream: Sent, addr: SocketAddr, ex: &mut Exchange) -> Response<DownstreamBody> {
+    let (mut parts, _) = upstream.response.into_parts();
+    ex.record.upstream_local = upstream.local;
+    ex.record.upstream_host = Some(addr);
+    ex.record.status = parts.status.as_u16();
+    ex.record.details = "via_upstream".into();
+    let kept = [header::CONNECTION, header::UPGRADE].map(|n| parts.headers.remove(&n).map(|v| (n, v)));
+    headers::strip_hop_by_hop(&mut parts.headers);
+    for (name, value) in kept.into_iter().flatten() {
+        parts.headers.insert(name, value);
+    }
+    parts.version = Version::HTTP_11;
+    Response::from_parts(parts, DownstreamBody::full(bytes::Bytes::new()))
 }
 
 /// The upstream response on its way downstream; `flag` is the retry outcome to log.

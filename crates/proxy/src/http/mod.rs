@@ -11,12 +11,17 @@ pub mod body;
 mod chunked;
 pub mod client;
 mod connect;
+pub mod cors;
 mod downstream;
 mod forward;
+pub mod grpc;
 pub mod h1_guard;
 pub mod h1_head;
 pub mod headers;
+mod mirror;
 pub mod proxy;
+mod upgrade;
+pub mod xff;
 
 use crate::config::hcm::Codec;
 use crate::state::Shared;
@@ -49,20 +54,40 @@ const H2_MAX_HEADER_LIST: u32 = 72 * 1024;
 pub async fn serve(stream: TcpStream, conn: Conn, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     let codec = conn.hcm.codec;
+    serve_codec(stream, codec, conn, shared).await;
+}
+
+/// [`serve`] on a decrypted TLS stream: the codec ALPN settled on (`h2`, `http/1.1`), else
+/// the connection manager's, as Envoy picks it.
+pub async fn serve_tls<I>(io: I, alpn: Option<&[u8]>, conn: Conn, shared: Arc<Shared>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let codec = match alpn {
+        Some(b"h2") => Codec::Http2,
+        Some(b"http/1.1") => Codec::Http1,
+        _ => conn.hcm.codec,
+    };
+    serve_codec(io, codec, conn, shared).await;
+}
+
+async fn serve_codec<I>(io: I, codec: Codec, conn: Conn, shared: Arc<Shared>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     if codec == Codec::Http2 {
-        serve_io(stream, conn, shared).await;
+        serve_io(io, codec, conn, shared).await;
     } else {
-        let guarded = h1_guard::Guard::new(stream, conn.verdicts.clone(), codec == Codec::Auto);
-        serve_io(guarded, conn, shared).await;
+        let guarded = h1_guard::Guard::new(io, conn.verdicts.clone(), codec == Codec::Auto);
+        serve_io(guarded, codec, conn, shared).await;
     }
 }
 
-async fn serve_io<I>(io: I, conn: Conn, shared: Arc<Shared>)
+async fn serve_io<I>(io: I, codec: Codec, conn: Conn, shared: Arc<Shared>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = Arc::new(conn);
-    let codec = conn.hcm.codec;
     let draining = shared.drain.started();
     let service = service_fn(move |req| proxy::handle(req, conn.clone(), shared.clone()));
     let mut builder = auto::Builder::new(TokioExecutor::new());

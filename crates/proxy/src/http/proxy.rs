@@ -1,12 +1,15 @@
-//! One HTTP request through the proxy: read the request parts routing needs, route them
-//! (`crate::route`), apply the route's fault, then answer directly, redirect, tunnel a
-//! CONNECT or forward upstream (`forward`); failures become Envoy's local replies
-//! (`error::Failure`). Every request ends in exactly one access log record, written when the
-//! response body ends.
+//! One HTTP request through the proxy, in the order of Envoy's filter chain: read the request
+//! parts routing needs, route them (`crate::route`), refuse an upgrade nobody allows
+//! (`upgrade`), apply the route's fault, answer a CORS preflight (`cors`), then answer
+//! directly, redirect, tunnel a CONNECT or forward upstream (`forward`, with mirrors and
+//! upgrades); failures become Envoy's local replies (`error::Failure`) — in gRPC's
+//! trailers-only form for gRPC requests (`grpc`) — and an allowed CORS origin is echoed on
+//! whatever the router answered. Every request ends in exactly one access log record, written
+//! when the response body ends (or, for an upgrade, when its tunnel closes).
 
 use super::body::{Completion, DownstreamBody};
 use super::h1_guard::Verdicts;
-use super::{connect, downstream, forward, headers};
+use super::{connect, cors, downstream, forward, grpc, headers, upgrade};
 use crate::access_log::{Meta, Record};
 use crate::config::HttpManager;
 use crate::config::policy::{Abort, Fault};
@@ -33,12 +36,36 @@ pub struct Conn {
     pub verdicts: Arc<Verdicts>,
     /// Requests served on the connection so far.
     pub requests: AtomicU64,
+    /// Its original destination, when the listener restored it (then `local` is it too).
+    pub original_dst: Option<SocketAddr>,
+    /// TLS-terminated (`x-forwarded-proto: https`), and the SNI the client sent, if any.
+    pub tls: Option<Option<Arc<str>>>,
 }
 
 impl Conn {
     /// A new connection.
     pub fn new(hcm: Arc<HttpManager>, local: SocketAddr, remote: SocketAddr) -> Self {
-        Conn { hcm, local, remote, verdicts: Arc::default(), requests: AtomicU64::new(0) }
+        Conn {
+            hcm,
+            local,
+            remote,
+            verdicts: Arc::default(),
+            requests: AtomicU64::new(0),
+            original_dst: None,
+            tls: None,
+        }
+    }
+
+    /// The same connection, decrypted by this proxy (`sni`: what the client asked for).
+    pub fn with_tls(mut self, sni: Option<Arc<str>>) -> Self {
+        self.tls = Some(sni);
+        self
+    }
+
+    /// The same connection, with the original destination its listener restored.
+    pub fn with_original_dst(mut self, original_dst: Option<SocketAddr>) -> Self {
+        self.original_dst = original_dst;
+        self
     }
 }
 
@@ -47,8 +74,13 @@ pub(super) struct Exchange {
     pub record: Record,
     pub started: Instant,
     pub received: Arc<AtomicU64>,
-    /// Whether the response still has to write the access log (a CONNECT tunnel takes it).
+    /// Whether the response still has to write the access log (a CONNECT or upgrade tunnel
+    /// takes it).
     pub log: bool,
+    /// The CORS headers the response gets (an allowed origin's echo).
+    pub cors: Option<cors::Echo>,
+    /// The connection's restored original destination (ORIGINAL_DST clusters go there).
+    pub original_dst: Option<SocketAddr>,
 }
 
 /// `HTTP/1.1`, `HTTP/2`, … for the access log.
@@ -85,6 +117,10 @@ pub async fn handle(
     } else if conn.hcm.normalize_path {
         path = normalize(&path);
     }
+    if early.is_none() {
+        // The connection manager's XFF, proto and `x-envoy-*` handling (what the log reads).
+        super::xff::request(req.headers_mut(), &conn);
+    }
     // Envoy answers early requests before it makes up a request id.
     let request_id = if early.is_some() { None } else { headers::ensure_request_id(req.headers_mut()) };
     let h = req.headers();
@@ -113,21 +149,33 @@ pub async fn handle(
         route_name: None,
         meta: Meta {
             grpc: crate::metrics::labels::is_grpc(h.get(header::CONTENT_TYPE)),
+            requested_server_name: conn.tls.clone().flatten(),
             ..Meta::new(&conn.hcm.stat_prefix, conn.hcm.access_log.then_some(conn.hcm.log_format))
         },
     };
     // Every request completes (metrics); whether it also logs a line is in `meta.log`.
-    let mut ex = Exchange { record, started, received: Arc::new(AtomicU64::new(0)), log: true };
+    let mut ex = Exchange {
+        record,
+        started,
+        received: Arc::new(AtomicU64::new(0)),
+        log: true,
+        cors: None,
+        original_dst: conn.original_dst,
+    };
     let response = match early {
         Some(e) => downstream::answer(e, &mut ex),
         None => match dispatch(req, &authority, &path, &conn, &shared, &mut ex).await {
-            Ok(r) => r,
+            Ok(r) => echo_cors(r, &ex),
             Err(_) if conn.verdicts.body_error() => downstream::broken_body(&mut ex),
-            Err(f) => local_reply(&f, &mut ex),
+            Err(f) => {
+                let r = local_reply(&f, &mut ex);
+                echo_cors(r, &ex)
+            }
         },
     };
     upgrade.answered(&response, &conn);
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    super::xff::response(&mut parts.headers, &conn.hcm.edge);
     ex.record.meta.grpc_status = crate::metrics::labels::grpc_status_header(parts.headers.get("grpc-status"));
     let completion = ex.log.then(|| Completion {
         record: ex.record,
@@ -146,13 +194,14 @@ pub async fn handle(
 
 /// Routes and carries out the decision.
 async fn dispatch(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     authority: &str,
     path: &str,
     conn: &Conn,
     shared: &Arc<Shared>,
     ex: &mut Exchange,
 ) -> Result<Response<DownstreamBody>, Failure> {
+    let upgrade = upgrade::requested(req.version(), req.headers_mut());
     let config = shared.config.load_full();
     let table = config.route_table(&conn.hcm).ok_or(Failure::NoRoute)?;
     let view = route::Request {
@@ -162,22 +211,43 @@ async fn dispatch(
         scheme: req.uri().scheme_str().unwrap_or("http"),
         headers: req.headers(),
     };
-    let plan = route::plan(table, &view).ok_or(Failure::NoRoute)?;
-    ex.record.route_name = Some(plan.route.name.clone()).filter(|n| !n.is_empty());
-    if let Decision::Forward { cluster, .. } = &plan.decision {
-        ex.record.upstream_cluster = Some((*cluster).to_string());
+    let plan = route::plan(table, &view);
+    if let Some(plan) = &plan {
+        ex.record.route_name = Some(plan.route.name.clone()).filter(|n| !n.is_empty());
+        if let Decision::Forward { cluster, .. } = &plan.decision {
+            ex.record.upstream_cluster = Some((*cluster).to_string());
+        }
     }
+    if let Some(u) = &upgrade {
+        let by_route = match plan.as_ref().map(|p| &p.decision) {
+            Some(Decision::Forward { forward, .. }) => forward.upgrades.as_slice(),
+            _ => &[],
+        };
+        if !upgrade::allowed(&u.kind, by_route, &conn.hcm.upgrades) {
+            return Err(Failure::UpgradeFailed);
+        }
+    }
+    let plan = plan.ok_or(Failure::NoRoute)?;
     if conn.hcm.faults
         && let Some(fault) = &plan.route.fault
     {
         inject(fault, ex).await?;
     }
+    let roll = |per_million: u32| crate::rng::below(1_000_000) < u64::from(per_million);
+    match cors::Policies::new(plan.route.cors.as_ref(), plan.vhost.cors.as_ref()).decide(
+        req.method(),
+        req.headers(),
+        roll,
+    ) {
+        cors::Verdict::Preflight(headers) => return Ok(preflight(headers, ex)),
+        cors::Verdict::Respond(echo) => ex.cors = Some(echo),
+        cors::Verdict::Pass => {}
+    }
     let mut response = match &plan.decision {
         Decision::Direct(d) => {
             ex.record.details = "direct_response".into();
-            ex.record.status = d.status;
             let body = d.body.clone().unwrap_or_default();
-            reply(d.status, body, None)
+            local(d.status, body, None, ex)
         }
         Decision::Redirect { location, status } => {
             ex.record.details = "direct_response".into();
@@ -193,7 +263,7 @@ async fn dispatch(
         }
         Decision::Forward { .. } if req.method() == http::Method::CONNECT => return Err(Failure::NoRoute),
         Decision::Forward { forward, cluster, .. } => {
-            forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex).await?
+            forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex, upgrade).await?
         }
     };
     for m in plan.mutations() {
@@ -216,8 +286,7 @@ async fn inject(fault: &Fault, ex: &mut Exchange) -> Result<(), Failure> {
     {
         return Err(match abort {
             Abort::Http(status) => Failure::FaultAbort(status),
-            // gRPC aborts answer 200 with grpc-status; not yet: an HTTP 503 says so honestly.
-            Abort::Grpc(_) => Failure::FaultAbort(503),
+            Abort::Grpc(code) => Failure::FaultAbortGrpc(code),
         });
     }
     Ok(())
@@ -239,8 +308,46 @@ fn local_reply(f: &Failure, ex: &mut Exchange) -> Response<DownstreamBody> {
     ex.record.flags = f.flag();
     ex.record.details = f.details();
     ex.record.transport_failure = f.transport_failure();
-    ex.record.status = f.status();
-    reply(f.status(), bytes::Bytes::from(f.body()), None)
+    let mut r = local(f.status(), bytes::Bytes::from(f.body()), f.grpc_status(), ex);
+    if f.closes_connection() {
+        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// A local reply (Envoy's `sendLocalReply`): to a gRPC request, trailers-only with the
+/// `grpc-status` given or mapped from `status`; to others, `status` with `body`.
+fn local(status: u16, body: bytes::Bytes, grpc_status: Option<u32>, ex: &mut Exchange) -> Response<DownstreamBody> {
+    if !ex.record.meta.grpc {
+        ex.record.status = status;
+        return reply(status, body, None);
+    }
+    ex.record.status = 200;
+    let mut r = Response::new(DownstreamBody::full(bytes::Bytes::new()));
+    let code = grpc_status.unwrap_or_else(|| grpc::status_for_http(status));
+    grpc::local_reply_headers(r.headers_mut(), code, &String::from_utf8_lossy(&body));
+    r
+}
+
+/// The CORS filter's own answer to a preflight (no router, so no route response headers).
+fn preflight(headers: http::HeaderMap, ex: &mut Exchange) -> Response<DownstreamBody> {
+    ex.record.details = "cors_response".into();
+    ex.record.status = 200;
+    let mut r = reply(200, bytes::Bytes::new(), None);
+    let length = r.headers_mut().remove(header::CONTENT_LENGTH);
+    r.headers_mut().extend(headers);
+    if let Some(length) = length {
+        r.headers_mut().insert(header::CONTENT_LENGTH, length);
+    }
+    r
+}
+
+/// Adds an allowed origin's CORS headers to whatever the router answered.
+fn echo_cors(mut r: Response<DownstreamBody>, ex: &Exchange) -> Response<DownstreamBody> {
+    if let Some(echo) = &ex.cors {
+        echo.apply(r.headers_mut());
+    }
+    r
 }
 
 /// RFC 3986 §5.2.4 dot-segment removal on the path (the query is kept as is), as Envoy's

@@ -1,8 +1,10 @@
-//! Listeners: binds the sockets the config asks for and keeps them in step with it. Each
-//! bound listener runs an accept loop that, per connection, looks up its compiled listener
-//! in the current config (by name) and hands the connection to the HTTP server or the TCP
-//! proxy. Explicit binds only (capture-free proxies; original-destination capture comes
-//! later). Sockets are bound without SO_REUSEPORT, so a second proxy on the same address
+//! Listeners: binds the sockets the config asks for (listeners with `bind_to_port: false` are
+//! not bound: they are reached through `use_original_dst` hand-offs) and keeps them in step
+//! with it. Each bound listener runs an accept loop that, per connection, looks up its
+//! compiled listener in the current config (by name) and takes the connection through
+//! original-destination restore, listener filters, hand-off and filter chain selection
+//! ([`accept`]; the inspectors are [`inspect`] over [`sniff`]) to the HTTP server or the TCP
+//! proxy. Sockets are bound without SO_REUSEPORT, so a second proxy on the same address
 //! fails loudly: the bind error becomes the LDS NACK, as with Envoy.
 //!
 //! Out of file descriptors (EMFILE/ENFILE), an accept loop sheds load instead of spinning or
@@ -11,12 +13,14 @@
 //! backs off briefly, so the proxy serves again as soon as descriptors are free. While the
 //! proxy drains ([`drain`]) accept loops close their sockets and no new listener is bound.
 
+pub mod accept;
 pub mod drain;
+pub mod inspect;
+pub mod sniff;
 
 use crate::config::Listener;
-use crate::config::listener::ListenerKind;
-use crate::http::proxy::Conn;
 use crate::state::Shared;
+use arc_swap::ArcSwap;
 use socket2::{Domain, Socket, Type};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -36,6 +40,8 @@ struct Running {
 #[derive(Debug, Default)]
 pub struct Manager {
     running: Mutex<HashMap<String, Running>>,
+    /// Listener names by address, for `use_original_dst` hand-offs (bound or not).
+    index: Arc<ArcSwap<accept::Index>>,
 }
 
 impl Manager {
@@ -44,8 +50,9 @@ impl Manager {
     /// address; listeners bound before it keep running.
     pub fn reconcile(&self, wanted: &BTreeMap<String, Arc<Listener>>, shared: &Arc<Shared>) -> Result<(), String> {
         let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.index.store(Arc::new(accept::index(wanted)));
         running.retain(|name, r| {
-            let keep = wanted.get(name).is_some_and(|l| l.address == r.address);
+            let keep = wanted.get(name).is_some_and(|l| l.bind_to_port && l.address == r.address);
             if !keep {
                 tracing::info!(listener = %name, address = %r.address, "listener closed");
                 let _ = r.stop.send(true);
@@ -54,13 +61,14 @@ impl Manager {
         });
         let mut errors = Vec::new();
         for (name, l) in wanted {
-            if running.contains_key(name) || shared.drain.is_draining() {
+            if !l.bind_to_port || running.contains_key(name) || shared.drain.is_draining() {
                 continue;
             }
             match bind(l.address) {
                 Ok(socket) => {
                     let (stop, stopped) = watch::channel(false);
-                    tokio::spawn(accept_loop(socket, name.clone(), shared.clone(), stopped));
+                    let at = Loop { name: name.as_str().into(), shared: shared.clone(), index: self.index.clone() };
+                    tokio::spawn(accept_loop(socket, at, stopped));
                     tracing::info!(listener = %name, address = %l.address, "listener bound");
                     running.insert(name.clone(), Running { address: l.address, stop });
                 }
@@ -81,7 +89,15 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn accept_loop(socket: TcpListener, name: String, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// What an accept loop hands each connection.
+struct Loop {
+    name: Arc<str>,
+    shared: Arc<Shared>,
+    index: Arc<ArcSwap<accept::Index>>,
+}
+
+async fn accept_loop(socket: TcpListener, at: Loop, mut stop: watch::Receiver<bool>) {
+    let Loop { name, shared, index } = &at;
     let draining = shared.drain.started();
     tokio::pin!(draining);
     let mut shedder = Shedder::new();
@@ -95,38 +111,21 @@ async fn accept_loop(socket: TcpListener, name: String, shared: Arc<Shared>, mut
             a = socket.accept() => a,
         };
         match accepted {
-            Ok((stream, remote)) => dispatch(stream, remote, &name, &shared),
-            Err(e) if is_out_of_descriptors(&e) => shedder.shed(&socket, &name).await,
+            Ok((stream, remote)) => {
+                let tracked = shared.drain.track();
+                let accepted = accept::Accepted { stream, remote, listener: name.clone() };
+                let (shared, index) = (shared.clone(), index.clone());
+                tokio::spawn(async move {
+                    accept::serve(accepted, shared, index).await;
+                    drop(tracked);
+                });
+            }
+            Err(e) if is_out_of_descriptors(&e) => shedder.shed(&socket, name).await,
             Err(e) => {
                 // A transient error (the peer reset before accept, …): back off instead of spinning.
                 tracing::debug!(listener = %name, "accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-        }
-    }
-}
-
-/// Hands an accepted connection to the HTTP server or the TCP proxy of the current config.
-fn dispatch(stream: tokio::net::TcpStream, remote: SocketAddr, name: &str, shared: &Arc<Shared>) {
-    let config = shared.config.load();
-    let Some(listener) = config.listeners.get(name) else { return };
-    let local = stream.local_addr().unwrap_or(listener.address);
-    let tracked = shared.drain.track();
-    match &listener.kind {
-        ListenerKind::Http(hcm) => {
-            let conn = Conn::new(hcm.clone(), local, remote);
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                crate::http::serve(stream, conn, shared).await;
-                drop(tracked);
-            });
-        }
-        ListenerKind::Tcp(proxy) => {
-            let (proxy, shared) = (proxy.clone(), shared.clone());
-            tokio::spawn(async move {
-                crate::tcp::serve(stream, proxy, local, remote, shared).await;
-                drop(tracked);
-            });
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::access_log::Sink;
 use crate::config::Config;
 use crate::http::client::Pools;
 use crate::listeners::Manager;
-use crate::xds::{self, CLUSTER, ENDPOINT, LISTENER, ROUTE, Update};
+use crate::xds::{self, CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Update};
 use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -58,6 +58,7 @@ fn short(type_url: &str) -> &'static str {
         ENDPOINT => "EDS",
         LISTENER => "LDS",
         ROUTE => "RDS",
+        SECRET => "SDS",
         _ => "UNKNOWN",
     }
 }
@@ -84,8 +85,8 @@ impl State {
         self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Ready: clusters and listeners were applied and every route config they name arrived
-    /// (Envoy's `LIVE` after its initial fetch).
+    /// Ready: clusters and listeners were applied and every route config and SDS secret they
+    /// name arrived (Envoy's `LIVE` after its initial fetch, listeners warmed).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
@@ -102,7 +103,8 @@ impl State {
         let status = self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let applied = |t| status.get(t).is_some_and(|s| s.applied > 0);
         let routes_in = store.wanted(ROUTE).iter().all(|n| store.routes.contains_key(n));
-        if applied("CDS") && applied("LDS") && routes_in {
+        let secrets_in = store.wanted(SECRET).iter().all(|n| store.secrets.contains_key(n));
+        if applied("CDS") && applied("LDS") && routes_in && secrets_in {
             self.ready.store(true, Ordering::Relaxed);
             tracing::info!("initial config applied: ready");
         }
@@ -136,6 +138,7 @@ impl State {
                 section(LISTENER, "dynamic_listeners", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"),
                 section(ROUTE, "dynamic_route_configs", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump"),
                 section(ENDPOINT, "dynamic_endpoint_configs", "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump"),
+                section(SECRET, "dynamic_active_secrets", "type.googleapis.com/envoy.admin.v3.SecretsConfigDump"),
             ]
         })
     }

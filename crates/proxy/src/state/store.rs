@@ -3,17 +3,17 @@
 //! compiles every new or changed resource first and changes nothing if any fails (the NACK
 //! names each failing resource and field), so the store always holds the last good config.
 //! A resource whose bytes did not change keeps its compiled form, and with it its
-//! load-balancer state and connection pools.
+//! load-balancer state and connection pools. SDS secrets are held the same way; the ones
+//! wanted are those the listeners' TLS contexts name.
 
 use crate::config::cluster::Discovery;
-use crate::config::hcm::RouteSource;
-use crate::config::listener::ListenerKind;
 use crate::config::{Cluster, Config, ConfigError, Listener, LoadAssignment, RouteTable};
-use crate::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE, Update};
+use crate::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Update};
 use envoy_types::pb::envoy::config::{
     cluster::v3::Cluster as EnvoyCluster, endpoint::v3::ClusterLoadAssignment, listener::v3::Listener as EnvoyListener,
     route::v3::RouteConfiguration,
 };
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret as EnvoySecret;
 use envoy_types::pb::google::protobuf::Any;
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -49,6 +49,8 @@ pub struct Store {
     pub listeners: Map<Listener>,
     /// Route configurations.
     pub routes: Map<RouteTable>,
+    /// SDS secrets (never rendered anywhere: they hold private keys).
+    pub secrets: Map<crate::tls::Secret>,
 }
 
 /// A resource kind: its Envoy message, how it compiles and where it is kept.
@@ -78,6 +80,7 @@ kind!(Cluster, EnvoyCluster, "Cluster", name);
 kind!(LoadAssignment, ClusterLoadAssignment, "ClusterLoadAssignment", cluster_name);
 kind!(Listener, EnvoyListener, "Listener", name);
 kind!(RouteTable, RouteConfiguration, "RouteConfiguration", name);
+kind!(crate::tls::Secret, EnvoySecret, "Secret", name);
 
 /// Applies `update` to `map`; on any error `map` is unchanged. Returns whether anything changed.
 fn apply_to<T: Kind>(map: &mut Map<T>, update: Update) -> Result<bool, String> {
@@ -130,6 +133,7 @@ impl Store {
             ENDPOINT => apply_to(&mut self.endpoints, update),
             LISTENER => apply_to(&mut self.listeners, update),
             ROUTE => apply_to(&mut self.routes, update),
+            SECRET => apply_to(&mut self.secrets, update),
             other => Err(format!("unsupported resource type {other}")),
         }
     }
@@ -141,6 +145,7 @@ impl Store {
             routes: arcs(&self.routes),
             clusters: arcs(&self.clusters),
             endpoints: arcs(&self.endpoints),
+            secrets: arcs(&self.secrets),
         }
     }
 
@@ -155,17 +160,8 @@ impl Store {
                     _ => None,
                 })
                 .collect(),
-            ROUTE => self
-                .listeners
-                .values()
-                .filter_map(|e| match &e.compiled.kind {
-                    ListenerKind::Http(hcm) => match &hcm.routes {
-                        RouteSource::Rds(name) => Some(name.clone()),
-                        RouteSource::Inline(_) => None,
-                    },
-                    ListenerKind::Tcp(_) => None,
-                })
-                .collect(),
+            ROUTE => self.listeners.values().flat_map(|e| e.compiled.rds_names().map(str::to_string)).collect(),
+            SECRET => self.listeners.values().flat_map(|e| e.compiled.secret_names().map(str::to_string)).collect(),
             _ => BTreeSet::new(),
         }
     }
@@ -180,6 +176,7 @@ impl Store {
             ENDPOINT => of(&self.endpoints),
             LISTENER => of(&self.listeners),
             ROUTE => of(&self.routes),
+            SECRET => of(&self.secrets),
             _ => HashMap::new(),
         }
     }

@@ -12,23 +12,53 @@ use crate::state::Shared;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// Proxies one downstream connection.
 pub async fn serve(
-    mut downstream: TcpStream,
+    downstream: TcpStream,
     proxy: Arc<TcpProxy>,
     local: SocketAddr,
     remote: SocketAddr,
     shared: Arc<Shared>,
 ) {
+    serve_to(downstream, proxy, local, remote, None, shared).await;
+}
+
+/// [`serve`] for a connection whose original destination was restored (`local` then is it):
+/// ORIGINAL_DST clusters connect there.
+pub async fn serve_to(
+    downstream: TcpStream,
+    proxy: Arc<TcpProxy>,
+    local: SocketAddr,
+    remote: SocketAddr,
+    original_dst: Option<SocketAddr>,
+    shared: Arc<Shared>,
+) {
+    let _ = downstream.set_nodelay(true);
+    serve_stream(downstream, None, proxy, local, remote, original_dst, shared).await;
+}
+
+/// [`serve_to`] on any stream (a decrypted TLS one: `sni` is what its client asked for).
+pub async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    mut downstream: S,
+    sni: Option<Arc<str>>,
+    proxy: Arc<TcpProxy>,
+    local: SocketAddr,
+    remote: SocketAddr,
+    original_dst: Option<SocketAddr>,
+    shared: Arc<Shared>,
+) {
     let started = Instant::now();
     let cluster_name = proxy.pick().to_string();
     let mut record = record(local, remote, &cluster_name, &proxy);
+    record.meta.requested_server_name = sni;
     let config = shared.config.load_full();
     let connected = async {
         let cluster = config.clusters.get(&cluster_name).ok_or(Failure::ClusterNotFound)?;
-        let target = crate::upstream::Target { authority: "", header: |_: &str| None, local: Some(local) };
+        let target =
+            crate::upstream::Target { authority: "", header: |_: &str| None, local: Some(local), original_dst };
         let (addr, active) = crate::upstream::pick(cluster, &config, &target, None)?;
         record.upstream_host = Some(addr);
         let upstream = crate::upstream::connect(cluster, addr).await?;
@@ -42,7 +72,6 @@ pub async fn serve(
     shared.access_log.tcp_opened(&record);
     if let Ok((mut upstream, _active)) = connected {
         record.upstream_local = upstream.local_addr().ok();
-        let _ = downstream.set_nodelay(true);
         if let Ok((up, down)) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
             record.bytes_received = up;
             record.bytes_sent = down;

@@ -1,6 +1,7 @@
 //! The xDS client: one ADS stream to the control plane, Delta by default (SotW on request,
 //! or when the server does not implement Delta), subscribing to clusters and listeners
-//! (wildcard) and to the endpoints and route configs they name, the way Envoy does. Every
+//! (wildcard) and to the endpoints, route configs and SDS secrets (`kubernetes://NAME`, named
+//! by listeners' TLS contexts) they name, the way Envoy does. Every
 //! response goes to a [`Handler`] (which compiles and swaps the config) and is ACKed, or
 //! NACKed with the handler's message naming the field it could not apply. When the stream
 //! fails the client reconnects with jittered exponential back-off, and the last applied
@@ -29,8 +30,10 @@ pub const ENDPOINT: &str = "type.googleapis.com/envoy.config.endpoint.v3.Cluster
 pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 /// RDS type URL.
 pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+/// SDS type URL (certificates and CAs of TLS contexts).
+pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 /// Types subscribed to by name (derived from clusters and listeners).
-pub const NAMED: [&str; 2] = [ENDPOINT, ROUTE];
+pub const NAMED: [&str; 3] = [ENDPOINT, ROUTE, SECRET];
 
 /// One resource of a response.
 #[derive(Debug, Clone)]
@@ -150,6 +153,7 @@ pub fn resource_name(any: &Any) -> Option<String> {
         cluster::v3::Cluster, endpoint::v3::ClusterLoadAssignment, listener::v3::Listener,
         route::v3::RouteConfiguration,
     };
+    use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
     use prost::Message;
     let bytes = any.value.as_slice();
     match any.type_url.as_str() {
@@ -157,6 +161,7 @@ pub fn resource_name(any: &Any) -> Option<String> {
         ENDPOINT => ClusterLoadAssignment::decode(bytes).ok().map(|c| c.cluster_name),
         LISTENER => Listener::decode(bytes).ok().map(|l| l.name),
         ROUTE => RouteConfiguration::decode(bytes).ok().map(|r| r.name),
+        SECRET => Secret::decode(bytes).ok().map(|s| s.name),
         _ => None,
     }
 }

@@ -1,6 +1,11 @@
 //! Subcommands of `strait`.
 
+pub mod analyze;
 pub mod control_plane;
+pub mod demo;
+pub mod logs;
+pub mod up;
+pub mod explain;
 pub mod http;
 pub mod proxy;
 pub mod proxy_config;

@@ -4,6 +4,8 @@
 //! of it, hence the dead-code allowance.
 #![allow(dead_code)]
 
+pub mod gateway;
+
 use std::path::PathBuf;
 pub use std::process::Command;
 pub use std::time::Duration;

@@ -8,7 +8,9 @@
 #![allow(dead_code)]
 
 pub mod egress;
+pub mod gateway;
 pub mod hashing;
+pub mod http;
 pub mod resilience;
 pub mod routing;
 

@@ -33,6 +33,26 @@ pub enum ProxyType {
     Router,
 }
 
+/// How the workload's traffic reaches the proxy (node metadata `INTERCEPTION_MODE`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Interception {
+    /// No capture: apps use the explicit HTTP proxy on `--ip:--outbound-port`, TCP services get
+    /// listeners on `--ip` (local runs).
+    None,
+    /// iptables REDIRECT, as istio-iptables sets it up: outbound to 15001, inbound to 15006;
+    /// the control plane sends Istio's captured layout (`virtualOutbound`, `virtualInbound`).
+    Redirect,
+}
+
+impl Interception {
+    fn metadata(self) -> &'static str {
+        match self {
+            Interception::None => "NONE",
+            Interception::Redirect => "REDIRECT",
+        }
+    }
+}
+
 /// Arguments of `strait proxy`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -67,12 +87,21 @@ pub struct Args {
     /// Capture-free outbound HTTP proxy port (on IP).
     #[arg(long, default_value_t = 15001)]
     outbound_port: u16,
+    /// Traffic capture: `none` (capture-free) or `redirect` (iptables REDIRECT to 15001/15006,
+    /// installed by whoever starts the proxy, as istio-iptables does in a pod).
+    #[arg(long, value_enum, default_value_t = Interception::None)]
+    interception: Interception,
     /// Workload labels, `k=v,k2=v2` (default: from the Pod in the registry).
     #[arg(long, value_parser = parse_labels)]
     labels: Option<BTreeMap<String, String>>,
     /// Service account (default: from the Pod in the registry).
     #[arg(long)]
     service_account: Option<String>,
+    /// Explain local replies with an `x-strait-reason` header (node metadata
+    /// `STRAIT_REASON_HEADER`; mesh-wide: `defaultConfig.proxyMetadata`
+    /// `ISTIO_META_STRAIT_REASON_HEADER: "true"`). On by default in `strait up`.
+    #[arg(long)]
+    reason_header: bool,
     /// Where the local app listens (inbound traffic goes there).
     #[arg(long, default_value = "127.0.0.1")]
     app_address: String,
@@ -111,11 +140,14 @@ fn settings(a: &Args) -> Result<bootstrap::Settings, String> {
     let mut metadata = BTreeMap::from([
         ("NAMESPACE".to_string(), a.namespace.clone()),
         ("OUTBOUND_PORT".to_string(), a.outbound_port.to_string()),
-        ("INTERCEPTION_MODE".to_string(), "NONE".to_string()),
+        ("INTERCEPTION_MODE".to_string(), a.interception.metadata().to_string()),
         ("APP_ADDRESS".to_string(), a.app_address.clone()),
         ("POD_NAME".to_string(), a.pod.clone()),
         ("ADMIN_ADDRESS".to_string(), format!("127.0.0.1:{}", a.admin_port)),
     ]);
+    if a.reason_header {
+        metadata.insert("STRAIT_REASON_HEADER".into(), "true".into());
+    }
     if let Some(sa) = &a.service_account {
         metadata.insert("SERVICE_ACCOUNT".into(), sa.clone());
     }

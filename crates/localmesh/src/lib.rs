@@ -1,0 +1,15 @@
+//! The local mesh: `strait up` runs ordinary Kubernetes manifests (Deployments, Services,
+//! ServiceAccounts, Namespaces) plus Istio config on one machine. Each replica becomes a "pod":
+//! one sidecar (`strait proxy`) and the app's processes, on loopback addresses of their own;
+//! the control plane runs embedded and sees the pods as Pod objects. `strait demo` runs a
+//! Bookinfo-like mesh whose apps are built into the binary and drives traffic through it.
+//!
+//! [`plan`] turns manifests into pods (pure, table-tested); [`supervisor`] runs them.
+
+pub mod apps;
+pub mod demo;
+pub mod logs;
+pub mod plan;
+pub mod status;
+pub mod supervisor;
+pub mod up;
