@@ -12,7 +12,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-TARGETS = ["envoy", "strait", "haproxy", "nginx", "direct"]
+TARGETS = ["envoy", "strait", "straitb", "haproxy", "nginx", "direct"]
 
 
 def percentiles(path):
@@ -81,6 +81,9 @@ ROWS = [
 def table(path):
     data = load(path)
     header = ["metric", "Envoy", "Strait", "Strait/Envoy", "target", "met", "HAProxy", "nginx", "direct"]
+    ab = any(k[2] == "straitb" for k in data)
+    if ab:
+        header += ["Strait B", "B/A"]
     lines = []
     for label, scenario, metric, how, goal, fmt in ROWS:
         values = {}
@@ -91,7 +94,7 @@ def table(path):
                     values[t] = median(data.get((scenario, metric, t), {}).values())
             else:
                 values[t] = median(data.get((scenario, metric, t), {}).values())
-        if values["envoy"] is None and values["strait"] is None:
+        if all(values[t] is None for t in ("envoy", "strait", "straitb")):
             continue
         show = lambda v: "-" if v is None else fmt.format(v)
         ratio, met = "-", ""
@@ -104,8 +107,12 @@ def table(path):
         if how == "added" and values["direct"] is not None:
             direct = f"({show(values['direct'])} abs)"
         goal_text = f"{goal[0]} {goal[1]}" if goal else ""
-        lines.append([label, show(values["envoy"]), show(values["strait"]), ratio, goal_text, met,
-                      show(values["haproxy"]), show(values["nginx"]), direct])
+        row = [label, show(values["envoy"]), show(values["strait"]), ratio, goal_text, met,
+               show(values["haproxy"]), show(values["nginx"]), direct]
+        if ab:
+            b, a = values["straitb"], values["strait"]
+            row += [show(b), f"{b / a:.3f}" if a and b is not None else "-"]
+        lines.append(row)
     widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
     fmt_row = lambda row: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                              for i, (c, w) in enumerate(zip(row, widths))) + " |"

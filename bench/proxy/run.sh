@@ -11,8 +11,11 @@
 # so the Strait/Envoy ratios compare runs seconds apart; the table shows medians of the rounds.
 #
 # usage: bench/proxy/run.sh [--rounds N] [--duration S] [--quick] [--no-mesh1000] [--keep]
-#                           [--targets "envoy strait haproxy nginx direct"] [--hold]
+#                           [--targets "envoy strait haproxy nginx direct"] [--scenarios "h1 h2 rate c1000"]
+#                           [--hold]
 #   --hold: start everything, print the addresses and PIDs, and wait (for profiling by hand)
+#   A/B of two Strait builds: STRAIT_BIN_B=/path/to/other/strait with target `straitb` (a third
+#   sidecar), e.g. --targets "strait straitb" --scenarios "h1 rate" --no-mesh1000
 # env:   STRAIT_BIN  use this strait binary instead of building the release one
 #        PROXY_CPU   the CPU the proxies run on (default 0); the rest get the load generator
 set -euo pipefail
@@ -25,6 +28,7 @@ mesh1000=1
 keep=""
 hold=""
 targets="envoy strait haproxy nginx direct"
+scenarios="h1 h2 rate c1000"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift ;;
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
     --quick) rounds=1; duration=4 ;;
     --no-mesh1000) mesh1000="" ;;
     --targets) targets="$2"; shift ;;
+    --scenarios) scenarios="$2"; shift ;;
     --keep) keep=1 ;;
     --hold) hold=1 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -77,6 +82,7 @@ ENVOY_IP=127.0.0.61 # sidecars: outbound HTTP proxy on 15001
 STRAIT_IP=127.0.0.62
 HAPROXY_IP=127.0.0.63 # reference proxies: 8080 HTTP/1.1, 8082 h2c
 NGINX_IP=127.0.0.64
+STRAITB_IP=127.0.0.65 # the B build of an A/B run
 HOST=bench.default.svc.cluster.local
 
 work=$(mktemp -d /tmp/proxy-bench.XXXXXX)
@@ -177,6 +183,12 @@ kind: Pod
 metadata: {name: client-strait, namespace: default, labels: {app: client}}
 spec: {containers: [{name: client, image: client}]}
 status: {podIP: $STRAIT_IP}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-straitb, namespace: default, labels: {app: client}}
+spec: {containers: [{name: client, image: client}]}
+status: {podIP: $STRAITB_IP}
 EOF
 xds=$(free_port)
 dbg=$(free_port)
@@ -199,6 +211,7 @@ url_of[haproxy]="http://$HAPROXY_IP:8080/1k"
 url_of[nginx]="http://$NGINX_IP:8080/1k"
 url_of[envoy]="http://$ENVOY_IP:15001/1k"
 url_of[strait]="http://$STRAIT_IP:15001/1k"
+url_of[straitb]="http://$STRAITB_IP:15001/1k"
 h2port() { # the h2c URL of a target
   case $1 in
     direct) echo "http://$UP:8082/1k" ;;
@@ -208,16 +221,20 @@ h2port() { # the h2c URL of a target
   esac
 }
 
-# start_sidecar envoy|strait: starts it, waits until it is ready and SYNCED, sets pid_of. Both
+# start_sidecar envoy|strait|straitb: starts it, waits until it is ready and SYNCED, sets pid_of. Both
 # write Istio's access log to stdout (the control plane always configures it): /dev/null here,
 # so a run does not fill the disk; formatting and writing the lines is still measured.
 start_sidecar() {
-  local dp=$1 ip pod admin
-  if [ "$dp" = envoy ]; then ip=$ENVOY_IP; else ip=$STRAIT_IP; fi
+  local dp=$1 ip pod admin bin=$strait plane=$1
+  case $dp in
+    envoy) ip=$ENVOY_IP ;;
+    strait) ip=$STRAIT_IP ;;
+    straitb) ip=$STRAITB_IP bin=${STRAIT_BIN_B:?STRAIT_BIN_B names the B build} plane=strait ;;
+  esac
   pod=client-$dp
   admin=$(free_port)
   admin_of[$dp]=$admin
-  STRAIT_PROXY_WORKERS=1 RUST_LOG=warn "${on_proxy_cpu[@]}" "$strait" proxy --data-plane "$dp" \
+  STRAIT_PROXY_WORKERS=1 RUST_LOG=warn "${on_proxy_cpu[@]}" "$bin" proxy --data-plane "$plane" \
     --xds-address "127.0.0.1:$xds" --ip "$ip" --pod "$pod" --namespace default \
     --admin-port "$admin" --health-port 15021 --outbound-port 15001 --metrics-port 15090 \
     --bootstrap-dir "$work/$dp-bootstrap" >/dev/null 2>"$work/$dp.log" &
@@ -324,7 +341,7 @@ h2load_run() {
 # One scenario on one target.
 scenario() { # NAME TARGET ROUND
   local name=$1 t=$2 r=$3 h1=${url_of[$2]} host=()
-  case $t in envoy | strait) host=(-H ":authority: $HOST") ;; esac
+  case $t in envoy | strait*) host=(-H ":authority: $HOST") ;; esac
   case $name in
     h1) h2load_run "$t" h1 "$r" --h1 -c 32 -m 1 -D "$duration" "${host[@]}" "$h1" ;;
     h2) h2load_run "$t" h2 "$r" -c 8 -m 16 -D "$duration" "${host[@]}" "$(h2port "$t")" ;;
@@ -342,29 +359,33 @@ scenario() { # NAME TARGET ROUND
 
 echo "# proxy bench: $cpus CPUs, proxies on CPU $proxy_cpu, $rounds rounds of ${duration}s; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : >"$work/results.tsv"
-for t in envoy strait; do
+for t in envoy strait straitb; do
   case " $targets " in *" $t "*) start_sidecar "$t" ;; esac
 done
 case " $targets " in *" haproxy "* | *" nginx "*) start_references ;; esac
 sleep 2
-for t in envoy strait haproxy nginx; do
+for t in envoy strait straitb haproxy nginx; do
   [ -n "${pid_of[$t]:-}" ] && record idle "$t" 1 rss_idle "$(rss_mb "${pid_of[$t]}")"
 done
 
 if [ -n "$hold" ]; then
   for t in $targets; do echo "$t: ${url_of[$t]} pid ${pid_of[$t]:-}" >&2; done
   echo "sidecars want -H ':authority: $HOST'; Ctrl-C (or kill $$) stops everything" >&2
-  while true; do sleep 3600; done
+  while true; do
+    sleep 3600 &
+    pids+=($!)
+    wait $!
+  done
 fi
 
 # Warm every path once (connections, pools, page cache).
 for t in $targets; do
   h=()
-  case $t in envoy | strait) h=(-H ":authority: $HOST") ;; esac
+  case $t in envoy | strait*) h=(-H ":authority: $HOST") ;; esac
   "${on_load_cpus[@]}" h2load --h1 -c 4 -n 2000 "${h[@]}" "${url_of[$t]}" >/dev/null 2>&1 || true
 done
 
-for name in h1 h2 rate c1000; do
+for name in $scenarios; do
   for r in $(seq 1 "$rounds"); do
     for t in $targets; do scenario "$name" "$t" "$r"; done
   done

@@ -126,7 +126,9 @@ pub fn explain(input: &str, mesh: Option<&Mesh>, config_dir: Option<&str>) -> Re
     let cause_checks: Vec<&str> = leading.clone().flat_map(|c| c.checks.iter().copied()).collect();
     for t in cause_checks.into_iter().chain(templates) {
         let c = fill.apply(t);
-        if !checks.contains(&c) {
+        // One line per command: the first comment (the most specific) wins.
+        let command = |c: &str| c.split("   #").next().unwrap_or_default().trim().to_string();
+        if !checks.iter().any(|k| command(k) == command(&c)) {
             checks.push(c);
         }
     }

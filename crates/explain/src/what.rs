@@ -19,7 +19,9 @@ pub(crate) fn what_happened(f: &Facts, proxy: Option<&str>) -> String {
     }
     out.push(outcome(f));
     if f.black_hole {
-        out.push("BlackHoleCluster has no endpoints by design: it is where a REGISTRY_ONLY sidecar sends what it does not know.".into());
+        let why = "BlackHoleCluster has no endpoints by design: it is where a REGISTRY_ONLY sidecar sends what it \
+                   does not know.";
+        out.push(why.into());
     }
     if let Some(d) = f.line.details.as_deref() {
         let mut s = format!("Details `{d}`");

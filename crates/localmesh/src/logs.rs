@@ -43,7 +43,10 @@ pub fn run(dir: &Path, pod: &str, container: Option<&str>, follow: bool, out: &m
     let path = log_path(dir, &p.name, container);
     let mut file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut pos = copy(&mut file, out)?;
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    loop {
         std::thread::sleep(Duration::from_millis(200));
         // A restarted mesh truncates the directory: start again from the top.
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -53,7 +56,6 @@ pub fn run(dir: &Path, pod: &str, container: Option<&str>, follow: bool, out: &m
         let _ = file.seek(SeekFrom::Start(pos));
         pos += copy(&mut file, out)?;
     }
-    Ok(())
 }
 
 fn copy(file: &mut std::fs::File, out: &mut impl Write) -> Result<u64, String> {

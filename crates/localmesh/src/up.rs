@@ -20,24 +20,27 @@ pub async fn run(opts: Options) -> Result<(), String> {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    let debug = opts.debug_address;
+    let pods = plan.pods.len();
+    let mut mesh = Mesh::start(opts, plan).await?;
+    // The addresses as the mesh runs them (under netns the control plane moves to the host's
+    // address on the pods' network).
+    let o = &mesh.opts;
+    let debug = o.debug_address;
     let tty = std::io::stdout().is_terminal();
     let header = vec![
         format!(
-            "strait up: {} pods, {} sidecars; control plane xDS {} debug {}; state {}",
-            plan.pods.len(),
-            opts.data_plane.name(),
-            opts.xds_address,
-            debug,
-            opts.state_dir.display()
+            "strait up: {pods} pods, {} sidecars, isolation {:?}; control plane xDS {} debug {debug}; state {}",
+            o.data_plane.name(),
+            o.isolation,
+            o.xds_address,
+            o.state_dir.display()
         ),
         format!(
             "logs: strait logs POD [-c istio-proxy]   sync: strait proxy-status --control-plane {debug}   control plane log: {}   stop: Ctrl-C",
-            opts.state_dir.join("control-plane.log").display()
+            o.state_dir.join("control-plane.log").display()
         ),
         String::new(),
     ];
-    let mut mesh = Mesh::start(opts, plan).await?;
     if !tty {
         for l in &header[..2] {
             println!("{l}");
@@ -52,6 +55,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         why = mesh.control_plane_stopped() => Some(why),
     };
     view.abort();
+    let _ = view.await;
     println!("stopping: apps, then sidecars, then the control plane");
     mesh.stop().await;
     println!("stopped");

@@ -81,7 +81,8 @@ impl Template {
                         let _ = write!(out, "{h}");
                     }
                 }
-                Part::TransportFailure => out.push_str(&r.transport_failure),
+                // Envoy writes the reason with `_` for spaces, in headers as in the access log.
+                Part::TransportFailure => out.push_str(&r.transport_failure.replace(' ', "_")),
                 Part::RouteName => out.push_str(r.route_name.as_deref().unwrap_or_default()),
                 Part::Details => out.push_str(&r.details),
                 Part::ResponseCode => {

@@ -20,8 +20,8 @@
 //! length: routing by Host with the edge headers a gateway sets (XFF, `x-forwarded-proto`,
 //! `x-envoy-external-address`, `server`), HTTPS SIMPLE (files and `credentialName` over SDS,
 //! certificate by SNI, ALPN), MUTUAL, a Secret rewritten in place (new connections within 2 s,
-//! listeners untouched; a missing Secret's server left out until it appears) and PASSTHROUGH
-//! by SNI; their upstreams are on 127.0.0.180–183.
+//! listeners untouched; a missing Secret's server left out until it appears), PASSTHROUGH by
+//! SNI and TLS terminated in front of a TCP route; their upstreams are on 127.0.0.180–183.
 //!
 //! Upstreams: the suite's own, at 127.0.0.150–179 (`conformance::upstreams`), which no other
 //! test binary binds, so it can run beside the other e2e binaries.
@@ -77,7 +77,7 @@ fn scenarios() -> Vec<Scenario> {
         s("HTTPS SIMPLE gateway", conformance::gateway::https_simple),
         s("HTTPS MUTUAL gateway", conformance::gateway::https_mutual),
         s("credentialName Secret rotation", conformance::gateway::secret_rotation),
-        s("PASSTHROUGH gateway by SNI", conformance::gateway::passthrough),
+        s("TLS: PASSTHROUGH by SNI, SIMPLE → TCP", conformance::gateway::passthrough),
     ]
 }
 

@@ -4,7 +4,11 @@
 //! the demo scenarios applies live: the 80/20 shift splits exactly on the Strait proxy (within
 //! a tolerance on Envoy, whose weighted clusters pick at random), the fault scenario shows `FI`
 //! in the caller's access log, REGISTRY_ONLY sends a tunnel to the external API to
-//! `BlackHoleCluster`. Ctrl-C stops every process. Loopback only (127.10.0.0/16).
+//! `BlackHoleCluster`. Ctrl-C stops every process. Loopback only (127.10.0.0/16), except the
+//! `--isolation netns` case (root): there every pod has its own network namespace with
+//! iptables capture, the same requests go out from inside productpage's namespace with no
+//! proxy settings, and the namespaces, links and routes are gone after Ctrl-C. It skips when
+//! not root, except under `CI=true`, where that is a failure.
 
 mod common;
 
@@ -25,11 +29,12 @@ fn repo() -> PathBuf {
 struct Up {
     dir: PathBuf,
     guard: Option<Guard>,
+    netns: bool,
 }
 
 impl Up {
-    fn start(data_plane: &str) -> Up {
-        let dir = std::env::temp_dir().join(format!("strait-up-e2e-{data_plane}-{}", std::process::id()));
+    fn start(data_plane: &str, netns: bool) -> Up {
+        let dir = std::env::temp_dir().join(format!("strait-up-e2e-{data_plane}-{netns}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("config")).expect("temp dir");
         for f in ["bookinfo.yaml", "destination-rules.yaml", "external.yaml"] {
@@ -38,9 +43,12 @@ impl Up {
         let mut cmd = Command::new(bin());
         cmd.args(["up", "-f"]).arg(dir.join("config")).arg("--state-dir").arg(dir.join("state"));
         cmd.args(["--data-plane", data_plane, "--xds-address", XDS, "--debug-address", DEBUG]);
+        if netns {
+            cmd.args(["--isolation", "netns"]);
+        }
         let guard = process::spawn("strait up", cmd, &dir.join("up.log"));
-        let up = Up { dir, guard: Some(guard) };
-        wait_for("every pod ready", Duration::from_secs(60), || up.mesh().filter(|m| all_ready(m)).map(|_| ()));
+        let up = Up { dir, guard: Some(guard), netns };
+        wait_for("every pod ready", Duration::from_secs(60), || up.mesh().filter(all_ready).map(|_| ()));
         up
     }
 
@@ -48,12 +56,33 @@ impl Up {
         serde_json::from_str(&std::fs::read_to_string(self.dir.join("state/mesh.json")).ok()?).ok()
     }
 
-    /// The pod IP of the first pod of `app`.
-    fn ip(&self, app: &str) -> String {
+    /// `field` of the first pod of `app` in mesh.json.
+    fn pod(&self, app: &str, field: &str) -> String {
         let mesh = self.mesh().expect("mesh.json");
         let pods = mesh["pods"].as_array().cloned().unwrap_or_default();
         let pod = pods.iter().find(|p| p["app"] == app).unwrap_or_else(|| panic!("no {app} pod"));
-        pod["ip"].as_str().unwrap_or_default().to_string()
+        pod[field].as_str().unwrap_or_default().to_string()
+    }
+
+    /// The control plane's debug address (under netns it serves on the host's pod-network address).
+    fn debug(&self) -> String {
+        self.mesh().and_then(|m| m["debugAddress"].as_str().map(str::to_string)).unwrap_or_else(|| DEBUG.into())
+    }
+
+    /// curl run as productpage's app would: through its sidecar's HTTP proxy (`-p`: a
+    /// CONNECT tunnel, with `opaque`), or, under netns, from inside its namespace with no
+    /// proxy settings (iptables hands the connection to the sidecar).
+    fn from_productpage(&self, opaque: bool, args: &[&str]) -> String {
+        if self.netns {
+            let ns = self.pod("productpage", "netns");
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &ns, "curl", "-s", "--max-time", "10"]).args(args);
+            return String::from_utf8_lossy(&cmd.output().expect("ip netns exec curl").stdout).into_owned();
+        }
+        let proxy = format!("http://{}:15001", self.pod("productpage", "ip"));
+        let mut all = if opaque { vec!["-p", "-x", &proxy] } else { vec!["-x", &proxy] };
+        all.extend(args);
+        curl(&all)
     }
 
     fn check(&self, cond: bool, what: &str) {
@@ -67,6 +96,8 @@ impl Up {
     /// Writes a scenario from `examples/demo-scenarios` as the mesh's live config and waits
     /// until the control plane published it and every sidecar acknowledged it.
     fn apply(&self, scenario: &str) {
+        let debug = self.debug();
+        let registry_version = || get_json(&debug, "/debug/registryz")?["version"].as_u64();
         let before = registry_version().unwrap_or(0);
         let text = std::fs::read_to_string(repo().join("examples/demo-scenarios").join(scenario)).expect("scenario");
         std::fs::write(self.dir.join("config/scenario.yaml"), text).expect("write scenario");
@@ -105,8 +136,20 @@ impl Up {
             .filter(|c| c.contains(&state))
             .collect();
         self.check(left.is_empty(), &format!("no sidecar left after Ctrl-C: {left:?}"));
-        for addr in ["127.11.1.2:9080", "127.10.1.2:15001", "127.10.0.1:8443"] {
-            self.check(std::net::TcpStream::connect(addr).is_err(), &format!("nothing listens on {addr} after Ctrl-C"));
+        let (pp_app, pp_ip, api) =
+            (self.pod("productpage", "appIp"), self.pod("productpage", "ip"), self.pod("books-api", "ip"));
+        for addr in [format!("{pp_app}:9080"), format!("{pp_ip}:15021"), format!("{api}:8443")] {
+            let open =
+                std::net::TcpStream::connect_timeout(&addr.parse().expect("address"), Duration::from_secs(1)).is_ok();
+            self.check(!open, &format!("nothing listens on {addr} after Ctrl-C"));
+        }
+        if self.netns {
+            let prefix = format!("strait-cap-{pid}-");
+            let list =
+                String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout)
+                    .into_owned();
+            self.check(!list.contains(&prefix), &format!("the mesh's namespaces are gone: {list}"));
+            self.check(!Path::new("/sys/class/net/strait-up0").exists(), "the uplink is gone");
         }
         let mesh = self.mesh().expect("mesh.json stays");
         self.check(mesh["pid"] == 0, "mesh.json says the mesh stopped");
@@ -121,18 +164,14 @@ fn all_ready(mesh: &Value) -> bool {
 }
 
 /// A control-plane debug endpoint's JSON.
-fn get_json(path: &str) -> Option<Value> {
-    serde_json::from_str(&curl(&[&format!("http://{DEBUG}{path}")])).ok()
-}
-
-fn registry_version() -> Option<u64> {
-    get_json("/debug/registryz")?["version"].as_u64()
+fn get_json(debug: &str, path: &str) -> Option<Value> {
+    serde_json::from_str(&curl(&[&format!("http://{debug}{path}")])).ok()
 }
 
 /// Every sidecar SYNCED on CDS and LDS, nothing STALE or NACKed, and each has been sent
 /// `version` for some type (every scenario changes every sidecar's config).
-fn synced(version: u64) -> bool {
-    let rows = get_json("/debug/syncz").and_then(|v| v.as_array().cloned()).unwrap_or_default();
+fn synced(debug: &str, version: u64) -> bool {
+    let rows = get_json(debug, "/debug/syncz").and_then(|v| v.as_array().cloned()).unwrap_or_default();
     rows.len() == 6
         && rows.iter().all(|r| {
             let states: Vec<&str> =
@@ -148,11 +187,10 @@ fn count(bodies: &str, version: &str) -> usize {
     bodies.lines().filter(|l| l.contains(&format!("\"service\":\"reviews\",\"version\":\"{version}\""))).count()
 }
 
-fn local_mesh(data_plane: &str, exact: bool) {
+fn local_mesh(data_plane: &str, exact: bool, netns: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let up = Up::start(data_plane);
-    let pp = up.ip("productpage");
-    let proxy = format!("http://{pp}:15001");
+    let up = Up::start(data_plane, netns);
+    let pp = up.pod("productpage", "ip");
 
     // The page: productpage → details (→ books-api, outside the mesh) and reviews, one request id.
     let page: Value =
@@ -175,16 +213,19 @@ fn local_mesh(data_plane: &str, exact: bool) {
     );
 
     // Logs of both containers, by pod-name prefix.
-    up.check(up.logs("productpage-v1", None).contains("listening on 127.11."), "strait logs shows the app's log");
-    let sidecar = up.logs("productpage-v1", Some("istio-proxy"));
+    let app_ip = up.pod("productpage", "appIp");
     up.check(
-        sidecar.contains(&format!("\"{id}\"")) && sidecar.contains("inbound|9080||"),
-        "strait logs -c istio-proxy shows the access log",
+        up.logs("productpage-v1", None).contains(&format!("listening on {app_ip}:9080")),
+        "strait logs shows the app's log",
     );
+    wait_for("strait logs -c istio-proxy shows the access log", Duration::from_secs(5), || {
+        let sidecar = up.logs("productpage-v1", Some("istio-proxy"));
+        (sidecar.contains(&format!("\"{id}\"")) && sidecar.contains("inbound|9080||")).then_some(())
+    });
 
     // 80/20: exactly 80 and 20 of 100 on the Strait proxy (smooth weighted round robin).
     up.apply("shift.yaml");
-    let bodies = curl(&["-x", &proxy, "http://reviews:9080/reviews/[1-100]"]);
+    let bodies = up.from_productpage(false, &["http://reviews:9080/reviews/[1-100]"]);
     let (v1, v2) = (count(&bodies, "v1"), count(&bodies, "v2"));
     up.check(v1 + v2 == 100, &format!("100 answers from v1 or v2, got v1={v1} v2={v2} v3={}", count(&bodies, "v3")));
     if exact {
@@ -195,7 +236,8 @@ fn local_mesh(data_plane: &str, exact: bool) {
 
     // Fault: the caller's sidecar aborts about half the calls to ratings with 500 FI.
     up.apply("fault.yaml");
-    let codes = curl(&["-x", &proxy, "-o", "/dev/null", "-w", "%{http_code}\n", "http://ratings:9080/ratings/[1-40]"]);
+    let codes =
+        up.from_productpage(false, &["-o", "/dev/null", "-w", "%{http_code}\n", "http://ratings:9080/ratings/[1-40]"]);
     let aborted = codes.lines().filter(|c| *c == "500").count();
     up.check(codes.lines().count() == 40 && (4..=36).contains(&aborted), &format!("about half aborted: {codes}"));
     wait_for("FI in productpage's access log", Duration::from_secs(5), || {
@@ -205,24 +247,21 @@ fn local_mesh(data_plane: &str, exact: bool) {
             .then_some(())
     });
 
-    // REGISTRY_ONLY: a tunnel to the external API is refused by BlackHoleCluster.
-    let external = "http://127.10.0.1:8443/books/1";
-    let out = curl(&["-p", "-x", &proxy, "-w", "\n%{http_code}", external]);
+    // REGISTRY_ONLY: opaque traffic to the external API (a CONNECT tunnel, or under capture a
+    // plain connection to an unknown address) is refused by BlackHoleCluster.
+    let external = format!("http://{}:8443/books/1", up.pod("books-api", "ip"));
+    let out = up.from_productpage(true, &["-w", "\n%{http_code}", &external]);
     up.check(
         out.contains("books-api") && out.ends_with("\n200"),
-        &format!("ALLOW_ANY tunnels to the external API: {out:?}"),
+        &format!("ALLOW_ANY passes through to the external API: {out:?}"),
     );
     up.apply("egress.yaml");
-    let out = curl(&["-p", "-x", &proxy, "-w", "\n%{http_connect}", external]);
-    up.check(
-        !out.contains("books-api") && out.ends_with("\n503"),
-        &format!("REGISTRY_ONLY refuses the tunnel: {out:?}"),
-    );
+    let out = up.from_productpage(true, &["-w", "\n%{http_connect} %{http_code}", &external]);
+    let refused = if netns { "\n000 000" } else { "\n503 000" };
+    up.check(!out.contains("books-api") && out.ends_with(refused), &format!("REGISTRY_ONLY refuses: {out:?}"));
     wait_for("BlackHoleCluster in productpage's access log", Duration::from_secs(5), || {
         let log = up.logs("productpage-v1", Some("istio-proxy"));
-        log.lines()
-            .any(|l| l.contains("\"CONNECT ") && l.contains(" 503 UH ") && l.contains("BlackHoleCluster"))
-            .then_some(())
+        log.lines().any(|l| l.contains(" UH ") && l.contains("BlackHoleCluster")).then_some(())
     });
 
     up.interrupt();
@@ -230,7 +269,7 @@ fn local_mesh(data_plane: &str, exact: bool) {
 
 #[test]
 fn local_mesh_with_strait_sidecars() {
-    local_mesh("strait", true);
+    local_mesh("strait", true, false);
 }
 
 #[test]
@@ -238,5 +277,31 @@ fn local_mesh_with_envoy_sidecars() {
     if process::envoy().is_none() {
         return;
     }
-    local_mesh("envoy", false);
+    local_mesh("envoy", false, false);
+}
+
+/// Root only (namespaces, iptables): skips elsewhere, fails under `CI=true`.
+fn netns_available() -> bool {
+    match strait_testkit::netns::check_available() {
+        Ok(()) => true,
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "--isolation netns under CI=true: {e}");
+            eprintln!("SKIP: --isolation netns: {e}");
+            false
+        }
+    }
+}
+
+#[test]
+fn local_mesh_in_network_namespaces() {
+    if netns_available() {
+        local_mesh("strait", true, true);
+    }
+}
+
+#[test]
+fn local_mesh_in_network_namespaces_with_envoy() {
+    if netns_available() && process::envoy().is_some() {
+        local_mesh("envoy", false, true);
+    }
 }

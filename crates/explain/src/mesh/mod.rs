@@ -121,8 +121,6 @@ pub struct Mesh {
     resources: Vec<Resource>,
     /// True when the config carried a MeshConfig (else the mesh defaults are a guess).
     pub has_mesh_config: bool,
-    /// Documents skipped because they had errors.
-    pub documents_with_errors: usize,
 }
 
 impl Mesh {
@@ -130,20 +128,12 @@ impl Mesh {
     pub fn new(resources: Vec<Resource>) -> Mesh {
         let registry = strait_registry::build::build(&resources);
         let has_mesh_config = resources.iter().any(|r| matches!(r, Resource::MeshConfig(_)));
-        Mesh { registry, resources, has_mesh_config, documents_with_errors: 0 }
+        Mesh { registry, resources, has_mesh_config }
     }
 
-    /// From what `strait_config::load_paths` returned (documents with errors are left out).
+    /// From what `strait_config::load_paths` returned (documents with errors are not in it).
     pub fn from_report(report: &LoadReport) -> Mesh {
-        let mut mesh = Mesh::new(report.resources.iter().map(|l| l.resource.clone()).collect());
-        let failed: std::collections::BTreeSet<String> = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == strait_model::Severity::Error)
-            .map(|f| format!("{}:{:?}", f.file, f.object))
-            .collect();
-        mesh.documents_with_errors = failed.len();
-        mesh
+        Mesh::new(report.resources.iter().map(|l| l.resource.clone()).collect())
     }
 
     /// The registry's DNS domain.

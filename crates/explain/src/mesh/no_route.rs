@@ -24,7 +24,8 @@ fn no_route(c: &Ctx<'_>, out: &mut Vec<Cause>) {
     let authority = c.f.line.authority.clone().unwrap_or_else(|| c.f.target());
     let Some(m) = c.mesh else {
         let s = format!(
-            "No virtual host or route of the proxy matches {authority}: no VirtualService or Service defines that host and port for the client, or the VirtualService's matches exclude this request"
+            "No virtual host or route of the proxy matches {authority}: no VirtualService or Service defines that \
+             host and port for the client, or the VirtualService's matches exclude this request"
         );
         out.push(Cause::new("no-route", Confidence::Likely, 60, s));
         return;
@@ -148,7 +149,8 @@ fn not_yet_configured(c: &Ctx<'_>, out: &mut Vec<Cause>) {
     match m.hold_application(c.client) {
         Some(true) => {
             let s = format!(
-                "The proxy did not have the config for {} yet: {routed}; the config was still being pushed (or the proxy NACKed it)",
+                "The proxy did not have the config for {} yet: {routed}; the config was still being pushed (or the \
+                 proxy NACKed it)",
                 c.f.target()
             );
             out.push(
@@ -158,11 +160,13 @@ fn not_yet_configured(c: &Ctx<'_>, out: &mut Vec<Cause>) {
         }
         _ => {
             let s = format!(
-                "The app in {who} sent this before its sidecar had its config: {routed}, and holdApplicationUntilProxyStarts \
-                 is not set, so the app can start (and call out) before the proxy is ready"
+                "The app in {who} sent this before its sidecar had its config: {routed}, and \
+                 holdApplicationUntilProxyStarts is not set, so the app can start (and call out) before the proxy \
+                 is ready"
             );
             let fix = "Set holdApplicationUntilProxyStarts: true (MeshConfig defaultConfig, or the pod annotation \
-                       proxy.istio.io/config), or use native sidecars; if it persists after start-up, check strait proxy-status";
+                       proxy.istio.io/config), or use native sidecars; if it persists after start-up, check \
+                       strait proxy-status";
             out.push(Cause::new("sidecar-startup-race", Confidence::Likely, 78, s).fix(fix));
         }
     }

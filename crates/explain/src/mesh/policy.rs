@@ -67,7 +67,8 @@ fn fault(c: &Ctx<'_>, out: &mut Vec<Cause>) {
         }
     }
     let s = format!(
-        "A VirtualService fault.{kind} rule for {target} matched this request: injected on purpose (a test, or one left behind)"
+        "A VirtualService fault.{kind} rule for {target} matched this request: injected on purpose (a test, or one \
+         left behind)"
     );
     out.push(
         Cause::new("fault-injection", Confidence::Likely, 90, s)
@@ -98,8 +99,9 @@ fn timeout(c: &Ctx<'_>, out: &mut Vec<Cause>) {
     }
     let which = if per_try { "the retries' perTryTimeout" } else { "the route timeout" };
     let s = format!(
-        "{} fired before {target} answered{took}: the upstream is slower than the limit (Istio sets no route timeout by \
-         default, so one is configured: a VirtualService timeout, the client's x-envoy-upstream-rq-timeout-ms or a gRPC deadline)",
+        "{} fired before {target} answered{took}: the upstream is slower than the limit (Istio sets no route timeout \
+         by default, so one is configured: a VirtualService timeout, the client's x-envoy-upstream-rq-timeout-ms or \
+         a gRPC deadline)",
         super::rank::capital(which)
     );
     let score = if c.mesh.is_some() { 62 } else { 80 };
@@ -207,18 +209,31 @@ fn simple(c: &Ctx<'_>, out: &mut Vec<Cause>) {
         );
     }
     if d == "upgrade_failed" {
-        push("upgrade-not-allowed", 85, "The request carried an Upgrade header for a protocol the route does not enable (only websocket is, by default)".into());
+        push(
+            "upgrade-not-allowed",
+            85,
+            "The request carried an Upgrade header for a protocol the route does not \
+              enable (only websocket is, by default)"
+                .into(),
+        );
     }
     if c.f.has("SI") || d == "stream_idle_timeout" {
         push(
             "stream-idle",
             70,
             format!(
-                "No bytes moved between the client and {target} for the stream idle timeout: a long-poll, stream or WebSocket idle too long, or an upstream that stalled mid-response"
+                "No bytes moved between the client and {target} for the stream idle timeout: a long-poll, stream or \
+                 WebSocket idle too long, or an upstream that stalled mid-response"
             ),
         );
     }
     if c.f.has("DPE") || d.starts_with("http1.codec_error") || d.starts_with("http2.") {
-        push("client-protocol-error", 66, "The client's bytes were not valid HTTP on this port: TLS sent to a plaintext port, another protocol on a port named http, or malformed headers".into());
+        push(
+            "client-protocol-error",
+            66,
+            "The client's bytes were not valid HTTP on this port: TLS sent to a \
+              plaintext port, another protocol on a port named http, or malformed headers"
+                .into(),
+        );
     }
 }

@@ -34,8 +34,8 @@ fn checked(cause: Cause) -> Cause {
         .field("Service.spec.ports[].appProtocol")
 }
 
-const FIX: &str = "Name the Service port after its protocol (http-…, http2-…, grpc-…, https-…, tls-…, tcp-…) or set \
-                   appProtocol";
+const FIX: &str = "Name the Service port after its protocol (http-…, http2-…, grpc-…, https-…, tls-…, tcp-…) \
+                   or set appProtocol";
 
 /// A TCP record for a port whose VirtualService has HTTP rules.
 fn tcp_record(c: &Ctx<'_>, port: &ServicePort, out: &mut Vec<Cause>) {
@@ -73,8 +73,8 @@ fn wrong_protocol(c: &Ctx<'_>, port: &ServicePort, out: &mut Vec<Cause>) {
     let name = &port.name;
     let s = match port.protocol {
         Protocol::Http if broken => format!(
-            "Port {} of {host} is named `{name}`, which declares plaintext HTTP: the sidecar speaks HTTP/1.1 to the app, \
-             so an app serving TLS (https) or only HTTP/2 answers with bytes the proxy cannot parse",
+            "Port {} of {host} is named `{name}`, which declares plaintext HTTP: the sidecar speaks HTTP/1.1 to the \
+             app, so an app serving TLS (https) or only HTTP/2 answers with bytes the proxy cannot parse",
             port.number
         ),
         Protocol::Http2 | Protocol::Grpc | Protocol::GrpcWeb if broken || reset => format!(

@@ -338,7 +338,8 @@ fn filter_chain(c: &Ctx<'_>, out: &mut Vec<Cause>) {
         }
         Some(_) => {
             let s = "The connection's port or protocol matched no filter chain: the port is not declared by a Service \
-                     selecting this workload (nor a Sidecar ingress), or the VirtualService/DestinationRule for it is invalid";
+                     selecting this workload (nor a Sidecar ingress), or the VirtualService/DestinationRule for it \
+                     is invalid";
             out.push(Cause::new("port-not-declared", Confidence::Likely, 70, s));
         }
         None => out.push(Cause::new("plaintext-to-strict", Confidence::Likely, 62, s).fix(fix)),

@@ -27,7 +27,8 @@ fn mode_conflict(c: &Ctx<'_>, out: &mut Vec<Cause>) {
     }
     if failure == Some(Failure::CertExpired) {
         let s = "A certificate in the handshake had expired: the workload certificate was not renewed (the agent \
-                 could not reach the CA) or a custom certificate (DestinationRule credentialName, files) was not rotated";
+                 could not reach the CA) or a custom certificate (DestinationRule credentialName, files) was not \
+                 rotated";
         let cause = Cause::new("cert-expired", Confidence::Confirmed, 90, s)
             .fix("Renew the certificate; check that the proxy's agent reaches the CA")
             .check("strait proxy-config secret {proxy}   # the certificates' validity");

@@ -46,12 +46,14 @@ fn no_healthy(c: &Ctx<'_>, out: &mut Vec<Cause>) {
     let (Some(m), Some(svc)) = (c.mesh, c.service) else {
         if let Some(subset) = &c.f.subset {
             let s = format!(
-                "Subset {subset} of {target} selects no ready pod: its DestinationRule labels match none of the service's pods"
+                "Subset {subset} of {target} selects no ready pod: its DestinationRule labels match none of the \
+                 service's pods"
             );
             out.push(Cause::new("subset-selects-no-pods", Confidence::Likely, 66, s));
         }
         let s = format!(
-            "No ready pod behind {target}: pods not Ready (readiness probe failing, crash-looping), scaled to zero, or replaced during a rollout"
+            "No ready pod behind {target}: pods not Ready (readiness probe failing, crash-looping), scaled to zero, \
+             or replaced during a rollout"
         );
         out.push(
             Cause::new("no-ready-endpoints", Confidence::Likely, 62, s)
@@ -142,7 +144,8 @@ fn service_endpoints(m: &Mesh, svc: &Service, eps: Vec<&strait_registry::Endpoin
                 .map(|e| if e.workload.is_empty() { e.address.clone() } else { e.workload.clone() })
                 .collect();
             let s = format!(
-                "Every endpoint of {}{what} is not ready ({}): the pods fail their readiness probe, or are starting or terminating",
+                "Every endpoint of {}{what} is not ready ({}): the pods fail their readiness probe, or are starting \
+                 or terminating",
                 svc.hostname,
                 names.join(", ")
             );
@@ -156,7 +159,8 @@ fn service_endpoints(m: &Mesh, svc: &Service, eps: Vec<&strait_registry::Endpoin
     let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
     if !selector.is_empty() && selected.is_empty() {
         let s = format!(
-            "Service {ns}/{name} selects {}, and no Pod or Deployment in namespace {ns} has those labels: it has no endpoints",
+            "Service {ns}/{name} selects {}, and no Pod or Deployment in namespace {ns} has those labels: it has no \
+             endpoints",
             labels.join(", ")
         );
         out.push(
@@ -165,7 +169,8 @@ fn service_endpoints(m: &Mesh, svc: &Service, eps: Vec<&strait_registry::Endpoin
         );
     } else if !selected.is_empty() {
         let s = format!(
-            "{}{what} has no endpoints: {} match its selector, so its pods are not running or not ready (crash-looping, failing readiness, scaled to 0)",
+            "{}{what} has no endpoints: {} match its selector, so its pods are not running or not ready \
+             (crash-looping, failing readiness, scaled to 0)",
             svc.hostname,
             selected.join(", ")
         );
@@ -213,7 +218,8 @@ fn connect_failure(c: &Ctx<'_>, out: &mut Vec<Cause>) {
             let s = "The proxy could not open a socket: too many open files. It needs a descriptor per connection, and \
                      with the common default limit (ulimit -n 1024) a busy proxy runs out (Envoy may even abort with \
                      `assert failure: fd_ != -1`)";
-            let fix = "Raise the proxy's open-file limit (ulimit -n 65536 before starting it, LimitNOFILE= in systemd, or the container runtime's nofile ulimit)";
+            let fix = "Raise the proxy's open-file limit (ulimit -n 65536 before starting it, LimitNOFILE= in \
+                       systemd, or the container runtime's nofile ulimit)";
             out.push(Cause::new("fd-limit", Confidence::Confirmed, 95, s).fix(fix));
         }
         Some(Failure::Refused) => refused(c, &upstream, out),
@@ -221,8 +227,9 @@ fn connect_failure(c: &Ctx<'_>, out: &mut Vec<Cause>) {
             let stale =
                 c.service.zip(c.f.upstream()).is_some_and(|(s, (ip, _))| !s.endpoints.iter().any(|e| e.address == ip));
             let s = format!(
-                "{upstream} did not answer the connect ({}): a stale endpoint (the pod is gone, e.g. after a StatefulSet \
-                 restart), a NetworkPolicy or firewall, or a connectTimeout shorter than the network needs",
+                "{upstream} did not answer the connect ({}): a stale endpoint (the pod is gone, e.g. after a \
+                 StatefulSet restart), a NetworkPolicy or firewall, or a connectTimeout shorter than the network \
+                 needs",
                 failure.map_or("", Failure::words)
             );
             let (confidence, score) = if stale { (Confidence::Confirmed, 86) } else { (Confidence::Likely, 70) };
@@ -237,7 +244,8 @@ fn connect_failure(c: &Ctx<'_>, out: &mut Vec<Cause>) {
         }
         _ if c.f.has("UF") && failure.is_none_or(|f| !f.is_tls()) => {
             let s = format!(
-                "Nothing accepted the connection at {upstream}: the app is not up yet, listens on another port, or only on 127.0.0.1"
+                "Nothing accepted the connection at {upstream}: the app is not up yet, listens on another port, or \
+                 only on 127.0.0.1"
             );
             out.push(Cause::new("app-not-listening", Confidence::Likely, 56, s));
         }
@@ -255,8 +263,8 @@ fn refused(c: &Ctx<'_>, upstream: &str, out: &mut Vec<Cause>) {
     {
         let declared: Vec<String> = w.ports.iter().map(|(n, p)| format!("{p} ({n})")).collect();
         let s = format!(
-            "{} sends to port {port} of {ip} ({}/{}), but that pod declares container ports [{}]: the Service's targetPort \
-             points where the app does not listen",
+            "{} sends to port {port} of {ip} ({}/{}), but that pod declares container ports [{}]: the Service's \
+             targetPort points where the app does not listen",
             svc.hostname,
             w.namespace,
             w.name,
@@ -269,8 +277,8 @@ fn refused(c: &Ctx<'_>, upstream: &str, out: &mut Vec<Cause>) {
     }
     if ipv6 {
         let s = format!(
-            "Nothing accepted the connection at {upstream}, an IPv6 address: the app listens only on IPv4 (0.0.0.0), so \
-             connections to the pod's IPv6 address are refused"
+            "Nothing accepted the connection at {upstream}, an IPv6 address: the app listens only on IPv4 (0.0.0.0), \
+             so connections to the pod's IPv6 address are refused"
         );
         let fix = "Make the app listen on :: (dual-stack) or on its pod IP (POD_IP from status.podIP)";
         out.push(Cause::new("ipv4-only-listener", Confidence::Likely, 85, s).fix(fix));
@@ -278,12 +286,14 @@ fn refused(c: &Ctx<'_>, upstream: &str, out: &mut Vec<Cause>) {
     let (score, where_) = if inbound {
         (
             80,
-            "the sidecar forwards inbound traffic to the app at the pod's IP; an app bound to 127.0.0.1/localhost, to another port, or not started yet refuses it",
+            "the sidecar forwards inbound traffic to the app at the pod's IP; an app bound to 127.0.0.1/localhost, to \
+             another port, or not started yet refuses it",
         )
     } else {
         (
             70,
-            "the app behind it is not listening there: not started yet, crashed, bound to 127.0.0.1, or on another port",
+            "the app behind it is not listening there: not started yet, crashed, bound to 127.0.0.1, or on another \
+             port",
         )
     };
     let s = format!("The connection to {upstream} was refused: {where_}");
@@ -327,7 +337,8 @@ fn overflow(c: &Ctx<'_>, out: &mut Vec<Cause>) {
     let target = c.f.target();
     let Some(m) = c.mesh else {
         let s = format!(
-            "A DestinationRule's connectionPool limits for {target} are lower than the concurrent traffic from this proxy"
+            "A DestinationRule's connectionPool limits for {target} are lower than the concurrent traffic from this \
+             proxy"
         );
         out.push(Cause::new("circuit-breaker", Confidence::Likely, 80, s));
         return;
@@ -352,7 +363,8 @@ fn overflow(c: &Ctx<'_>, out: &mut Vec<Cause>) {
             }
             if !limits.is_empty() {
                 let s = format!(
-                    "{} limits {target} to {} per client proxy; more concurrent requests than that are rejected with 503 UO",
+                    "{} limits {target} to {} per client proxy; more concurrent requests than that are rejected with \
+                     503 UO",
                     obj("DestinationRule", dr),
                     limits.join(", ")
                 );
@@ -365,7 +377,8 @@ fn overflow(c: &Ctx<'_>, out: &mut Vec<Cause>) {
         }
     }
     let s = format!(
-        "No DestinationRule in the config limits {target} (Istio leaves the circuit breakers at their maximum): the limit comes from config elsewhere (another namespace's DestinationRule, an EnvoyFilter)"
+        "No DestinationRule in the config limits {target} (Istio leaves the circuit breakers at their maximum): the \
+         limit comes from config elsewhere (another namespace's DestinationRule, an EnvoyFilter)"
     );
     out.push(Cause::new("circuit-breaker", Confidence::Possible, 40, s));
 }
@@ -379,10 +392,14 @@ fn app_status(c: &Ctx<'_>, out: &mut Vec<Cause>) {
     let sidecar = c.service.is_some_and(|s| s.endpoints.iter().any(|e| e.istio_tls))
         || c.f.direction == crate::facts::Direction::Outbound;
     let mut s = format!(
-        "The status {status} came from {upstream} (no flag, details via_upstream): the proxy delivered the request and passed the answer on"
+        "The status {status} came from {upstream} (no flag, details via_upstream): the proxy delivered the request \
+         and passed the answer on"
     );
     if sidecar && c.f.direction == crate::facts::Direction::Outbound {
-        s.push_str("; if that pod has a sidecar, its inbound side may have answered: read that pod's proxy log for the same request id");
+        s.push_str(
+            "; if that pod has a sidecar, its inbound side may have answered: read that pod's proxy log for \
+                    the same request id",
+        );
     }
     let by = if c.f.direction == crate::facts::Direction::Inbound { 90 } else { 80 };
     out.push(

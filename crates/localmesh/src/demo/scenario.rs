@@ -89,7 +89,7 @@ impl Scenario {
 
     /// The `end-user` of request number `n`, if any.
     pub fn user(self, n: u64) -> Option<&'static str> {
-        (self == Scenario::Routing && n % 3 == 0).then_some("jason")
+        (self == Scenario::Routing && n.is_multiple_of(3)).then_some("jason")
     }
 
     /// Whether the clients send in bursts (all at once) rather than evenly spread: the circuit
@@ -133,7 +133,7 @@ mod tests {
             strait_config::load_text(name, text, &strait_config::LoadOptions::default(), &mut report);
         }
         let resources: Vec<_> = report.resources.into_iter().map(|l| l.resource).collect();
-        let plan = crate::plan::plan(&resources, true).expect("plans");
+        let plan = crate::plan::plan(&resources, crate::plan::Network::Loopback).expect("plans");
         let apps: Vec<(&str, &str)> = plan.pods.iter().map(|p| p.app_version()).collect();
         for want in [
             ("productpage", "v1"),

@@ -139,7 +139,7 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
         write!(f, "one\ntw").expect("write");
         assert_eq!(tail.lines(), ["one"]);
-        write!(f, "o\n").expect("write");
+        writeln!(f, "o").expect("write");
         assert_eq!(tail.lines(), ["two"]);
         assert!(tail.lines().is_empty());
         let _ = std::fs::remove_file(&path);

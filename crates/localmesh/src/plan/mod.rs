@@ -12,6 +12,13 @@
 //! delivers inbound traffic to it (`APP_ADDRESS`). One address cannot serve both: the sidecar
 //! and the app would both need `POD_IP:9080`. Pods without a sidecar (opted out, or
 //! `hostNetwork`, which use the "node" address `127.10.0.1`) bind their pod IP directly.
+//!
+//! With network namespaces ([`Network::Netns`]) each pod has its own network stack, so one
+//! address is enough: pods get `198.18.C.D` (a range reserved for benchmarking, unlikely to
+//! clash with a real network), the app binds it and iptables hands its traffic to the sidecar;
+//! the node (the host side, where `hostNetwork` pods and the control plane run) is
+//! `198.19.255.1`, and Services without a `clusterIP` get a name-only address in `198.19.0.0/24`
+//! for the pods' `/etc/hosts` (routing is by Host header, so any address reaches the sidecar).
 
 mod container;
 pub mod env;
@@ -28,8 +35,24 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use strait_model::Resource;
 
-/// The node's address: what `status.hostIP` says, and the pod IP of `hostNetwork` pods.
-pub const NODE_IP: Ipv4Addr = Ipv4Addr::new(127, 10, 0, 1);
+/// How pods are addressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// Loopback addresses, sidecar as an explicit proxy (no privileges).
+    Loopback,
+    /// A network namespace per pod, traffic captured by iptables.
+    Netns,
+}
+
+impl Network {
+    /// The node's address: `status.hostIP`, and the pod IP of `hostNetwork` pods.
+    pub fn node_ip(self) -> Ipv4Addr {
+        match self {
+            Network::Loopback => Ipv4Addr::new(127, 10, 0, 1),
+            Network::Netns => Ipv4Addr::new(198, 19, 255, 1),
+        }
+    }
+}
 /// The sidecar's capture-free outbound HTTP proxy port (Istio's `proxyListenPort`).
 pub const OUTBOUND_PORT: u16 = 15001;
 /// The sidecar's readiness port (`/healthz/ready`).
@@ -50,6 +73,8 @@ pub struct Plan {
     pub pods: Vec<PodPlan>,
     /// Things run differently from a cluster (ignored init containers, …).
     pub warnings: Vec<String>,
+    /// Every Service: (name, namespace, the address its name resolves to in the pods).
+    pub services: Vec<(String, String, Ipv4Addr)>,
 }
 
 /// One replica of a Deployment.
@@ -69,6 +94,8 @@ pub struct PodPlan {
     pub service_account: String,
     /// The address the mesh knows the pod by (see the module comment).
     pub ip: Ipv4Addr,
+    /// The node's address (`status.hostIP`).
+    pub host_ip: Ipv4Addr,
     /// Where the pod's processes bind (`POD_IP` inside the pod).
     pub app_ip: Ipv4Addr,
     /// Whether the pod runs a sidecar.
@@ -98,15 +125,22 @@ impl PodPlan {
 /// ConfigMaps and Secrets by (namespace, name), for `valueFrom` references.
 type Data = BTreeMap<(String, String), BTreeMap<String, String>>;
 
-/// Plans every Deployment in `resources`; `Err` lists every problem. With `proxy_env`, apps
-/// of pods with a sidecar get `HTTP_PROXY` and friends pointing at it (capture-free mode).
-pub fn plan(resources: &[Resource], proxy_env: bool) -> Result<Plan, Vec<String>> {
+/// Plans every Deployment in `resources`; `Err` lists every problem. On loopback, apps of pods
+/// with a sidecar get `HTTP_PROXY` and friends pointing at it (capture-free mode).
+pub fn plan(resources: &[Resource], network: Network) -> Result<Plan, Vec<String>> {
     let mut deployments: Vec<&apps::Deployment> = Vec::new();
     let (mut config_maps, mut secrets, mut no_injection) = (Data::new(), Data::new(), Vec::new());
     let mut warnings = Vec::new();
+    let mut services = Vec::new();
     for r in resources {
         match r {
             Resource::Deployment(d) => deployments.push(d),
+            Resource::Service(s) => {
+                let (ns, name) = key(&s.metadata);
+                let vip = s.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).and_then(|ip| ip.parse().ok());
+                let synthetic = Ipv4Addr::new(198, 19, 0, u8::try_from(services.len() % 250 + 1).unwrap_or(1));
+                services.push((name, ns, vip.unwrap_or(synthetic)));
+            }
             Resource::ConfigMap(cm) => {
                 let data = cm.data.clone().unwrap_or_default();
                 config_maps.insert(key(&cm.metadata), data.into_iter().collect());
@@ -133,8 +167,8 @@ pub fn plan(resources: &[Resource], proxy_env: bool) -> Result<Plan, Vec<String>
         }
     }
     deployments.sort_by_key(|d| key(&d.metadata));
-    let inputs = Inputs { config_maps: &config_maps, secrets: &secrets, no_injection: &no_injection, proxy_env };
-    let mut out = Plan { pods: Vec::new(), warnings };
+    let inputs = Inputs { config_maps: &config_maps, secrets: &secrets, no_injection: &no_injection, network };
+    let mut out = Plan { pods: Vec::new(), warnings, services };
     let mut errors = Vec::new();
     let mut index = 0usize;
     for d in deployments {
@@ -157,7 +191,7 @@ struct Inputs<'a> {
     config_maps: &'a Data,
     secrets: &'a Data,
     no_injection: &'a [String],
-    proxy_env: bool,
+    network: Network,
 }
 
 fn key(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (String, String) {
@@ -184,10 +218,11 @@ fn pod(
     let opted_out = |m: &BTreeMap<String, String>| m.get(INJECT).is_some_and(|v| v == "false");
     let sidecar =
         !host_network && !opted_out(&labels) && !opted_out(&annotations) && !inputs.no_injection.contains(&namespace);
+    let host_ip = inputs.network.node_ip();
     let (ip, app_ip) = if host_network {
-        (NODE_IP, NODE_IP)
+        (host_ip, host_ip)
     } else {
-        let addrs = names::addresses(*index)?;
+        let addrs = names::addresses(*index, inputs.network)?;
         *index += 1;
         if sidecar { addrs } else { (addrs.0, addrs.0) }
     };
@@ -208,6 +243,7 @@ fn pod(
         annotations,
         service_account,
         ip,
+        host_ip,
         app_ip,
         sidecar,
         hold_until_proxy_starts: true,
@@ -231,12 +267,12 @@ fn pod(
             labels: &pod.labels,
             annotations: &pod.annotations,
             pod_ip: &pod.app_ip.to_string(),
-            host_ip: &NODE_IP.to_string(),
+            host_ip: &pod.host_ip.to_string(),
             config_maps: &cms,
             secrets: &secrets,
         };
-        let planned =
-            container::plan(c, &pod, &ctx, inputs.proxy_env).map_err(|e| format!("container {:?}: {e}", c.name))?;
+        let planned = container::plan(c, &pod, &ctx, inputs.network == Network::Loopback)
+            .map_err(|e| format!("container {:?}: {e}", c.name))?;
         pod.containers.push(planned);
     }
     if pod.containers.is_empty() {

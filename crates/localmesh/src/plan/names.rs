@@ -44,13 +44,17 @@ pub(super) fn suffix(hash: &str, index: usize) -> String {
     encode(fnv1a(&[hash.as_bytes(), index.to_string().as_bytes()]), 5)
 }
 
-/// (pod IP, app address) of the `index`th pod with an address of its own.
-pub(super) fn addresses(index: usize) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+/// (pod IP, app address) of the `index`th pod with an address of its own: 127.10.C.D and
+/// 127.11.C.D on loopback, 198.18.C.D for both in a namespace of its own.
+pub(super) fn addresses(index: usize, network: super::Network) -> Result<(Ipv4Addr, Ipv4Addr), String> {
     if index >= PER_BLOCK * BLOCKS {
         return Err(format!("more than {} pods", PER_BLOCK * BLOCKS));
     }
     let (c, d) = ((1 + index / PER_BLOCK) as u8, (1 + index % PER_BLOCK) as u8);
-    Ok((Ipv4Addr::new(127, 10, c, d), Ipv4Addr::new(127, 11, c, d)))
+    Ok(match network {
+        super::Network::Loopback => (Ipv4Addr::new(127, 10, c, d), Ipv4Addr::new(127, 11, c, d)),
+        super::Network::Netns => (Ipv4Addr::new(198, 18, c, d), Ipv4Addr::new(198, 18, c, d)),
+    })
 }
 
 #[cfg(test)]
@@ -78,9 +82,11 @@ mod tests {
             (250, "127.10.2.1", "127.11.2.1"),
         ];
         for (i, ip, app) in cases {
-            let (a, b) = addresses(i).expect("in range");
+            let (a, b) = addresses(i, super::super::Network::Loopback).expect("in range");
             assert_eq!((a.to_string().as_str(), b.to_string().as_str()), (ip, app), "{i}");
         }
-        assert!(addresses(PER_BLOCK * BLOCKS).is_err());
+        let netns = addresses(250, super::super::Network::Netns).expect("in range");
+        assert_eq!(netns, (Ipv4Addr::new(198, 18, 2, 1), Ipv4Addr::new(198, 18, 2, 1)));
+        assert!(addresses(PER_BLOCK * BLOCKS, super::super::Network::Loopback).is_err());
     }
 }

@@ -4,7 +4,7 @@
 //! beside the user's manifests; the control plane's file watcher picks up every rewrite, so a
 //! pod turning ready or not ready changes the Service's endpoints as in a cluster.
 
-use super::{NODE_IP, PodPlan};
+use super::PodPlan;
 use serde_json::{Value, json};
 
 /// A Pod object for `pod`, `Running` with its `Ready` condition.
@@ -35,7 +35,7 @@ pub fn pod(pod: &PodPlan, ready: bool) -> Value {
         "status": {
             "phase": "Running",
             "podIP": pod.ip.to_string(),
-            "hostIP": NODE_IP.to_string(),
+            "hostIP": pod.host_ip.to_string(),
             "conditions": [{"type": "Ready", "status": condition}],
         },
     })

@@ -84,7 +84,7 @@ fn find<'a>(plan: &'a Plan, deployment: &str) -> Vec<&'a PodPlan> {
 
 #[test]
 fn deployments_become_pods() {
-    let plan = plan(&load(MANIFESTS), true).expect("plans");
+    let plan = plan(&load(MANIFESTS), Network::Loopback).expect("plans");
     // Sorted by (namespace, name): default/plain, default/reviews-v2 ×2, external/books-api.
     let order: Vec<&str> = plan.pods.iter().map(|p| p.deployment.as_str()).collect();
     assert_eq!(order, ["plain", "reviews-v2", "reviews-v2", "books-api"]);
@@ -115,16 +115,27 @@ fn deployments_become_pods() {
     assert_eq!(plain.containers[0].env.iter().find(|(k, _)| k == "HTTP_PROXY"), None);
 
     let api = find(&plan, "books-api")[0];
-    assert_eq!((api.ip, api.app_ip, api.sidecar), (NODE_IP, NODE_IP, false));
+    assert_eq!((api.ip, api.app_ip, api.sidecar), (Network::Loopback.node_ip(), Network::Loopback.node_ip(), false));
     let probe = api.containers[0].readiness.as_ref().expect("probe");
     assert_eq!(probe.action, ProbeAction::Tcp { host: "127.10.0.1".into(), port: 8443 });
 }
 
 #[test]
 fn capture_mode_sets_no_proxy_variables() {
-    let plan = plan(&load(MANIFESTS), false).expect("plans");
+    let plan = plan(&load(MANIFESTS), Network::Netns).expect("plans");
     let r = find(&plan, "reviews-v2")[0];
     assert!(r.containers[0].env.iter().all(|(k, _)| !k.to_ascii_lowercase().contains("proxy")));
+    // One address per pod in its own namespace: the app binds the pod IP.
+    assert_eq!((r.ip.to_string(), r.app_ip.to_string()), ("198.18.1.2".into(), "198.18.1.2".into()));
+    let api = find(&plan, "books-api")[0];
+    assert_eq!((api.ip.to_string(), api.host_ip.to_string()), ("198.19.255.1".into(), "198.19.255.1".into()));
+    let c = &r.containers[0];
+    assert!(c.argv.contains(&"198.18.1.2:9080".to_string()), "{:?}", c.argv);
+    // Service names resolve in the pods: a Service without clusterIP gets a name-only address.
+    assert_eq!(
+        plan.services,
+        vec![("reviews".to_string(), "default".to_string(), std::net::Ipv4Addr::new(198, 19, 0, 1))]
+    );
 }
 
 #[test]
@@ -148,7 +159,7 @@ fn problems_name_the_object() {
         let text = format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      {spec}\n"
         );
-        let errors = plan(&load(&text), true).expect_err(spec);
+        let errors = plan(&load(&text), Network::Loopback).expect_err(spec);
         assert!(errors.iter().any(|e| e.contains(want)), "{spec}: {errors:?}");
     }
 }
@@ -156,7 +167,7 @@ fn problems_name_the_object() {
 #[test]
 fn pod_objects_feed_the_registry() {
     let resources = load(MANIFESTS);
-    let plan = plan(&resources, true).expect("plans");
+    let plan = plan(&resources, Network::Loopback).expect("plans");
     let reviews = find(&plan, "reviews-v2");
     let text = object::list([(reviews[0], true), (reviews[1], false)]);
     let mut all = resources.clone();

@@ -5,6 +5,7 @@
 //! one task per process and the file writer. Children are spawned only from runtime worker
 //! threads, which live as long as the mesh (their parent-death signal is per thread).
 
+pub mod network;
 pub mod pod;
 pub mod probe;
 pub mod process;
@@ -81,6 +82,7 @@ pub struct Mesh {
     background: Vec<JoinHandle<()>>,
     control_plane: JoinHandle<Result<(), String>>,
     head: MeshFile,
+    network: Option<network::Network>,
 }
 
 /// Loads and plans `opts.paths`; `Err` carries every error found.
@@ -96,19 +98,31 @@ pub fn load(opts: &Options) -> Result<plan::Plan, Vec<String>> {
             .collect());
     }
     let resources: Vec<strait_model::Resource> = report.resources.into_iter().map(|l| l.resource).collect();
-    plan::plan(&resources, opts.isolation == Isolation::None)
+    let network = match opts.isolation {
+        Isolation::None => plan::Network::Loopback,
+        Isolation::Netns => plan::Network::Netns,
+    };
+    plan::plan(&resources, network)
 }
 
 impl Mesh {
     /// Starts the control plane and every pod of `plan`; returns once they are launched (not
     /// yet ready: see [`Mesh::wait_ready`]).
-    pub async fn start(opts: Options, plan: plan::Plan) -> Result<Mesh, String> {
-        if opts.isolation == Isolation::Netns {
-            return Err(NETNS_MISSING.into());
-        }
+    pub async fn start(mut opts: Options, plan: plan::Plan) -> Result<Mesh, String> {
         let dir = opts.state_dir.clone();
         prepare_state_dir(&dir, &plan.pods)?;
-        let shared = Arc::new(Shared::new(plan.pods, dir.clone()));
+        let network = match opts.isolation {
+            Isolation::None => None,
+            Isolation::Netns => {
+                // Sidecars reach the control plane at the host's address on the pods' network.
+                let host = plan::Network::Netns.node_ip();
+                opts.xds_address.set_ip(host.into());
+                opts.debug_address.set_ip(host.into());
+                Some(network::setup(&plan)?)
+            }
+        };
+        let namespaces = network.as_ref().map(|n| n.pods.clone()).unwrap_or_default();
+        let shared = Arc::new(Shared::new(plan.pods, dir.clone(), namespaces));
         std::fs::write(dir.join("registry/pods.json"), plan::object::list(shared.pods.iter().map(|p| (p, false))))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         let control_plane = start_control_plane(&opts, &dir).await?;
@@ -132,20 +146,27 @@ impl Mesh {
             background,
             control_plane,
             head,
+            network,
         };
         mesh.launch_pods();
         Ok(mesh)
     }
 
     fn launch_pods(&mut self) {
+        let captured = self.opts.isolation == Isolation::Netns;
         for (i, p) in self.shared.pods.iter().enumerate() {
+            let netns = self.shared.netns(i).map(|n| n.name().to_string());
             if p.sidecar {
-                let admin = free_port();
+                // In its own namespace the sidecar has Envoy's usual admin port to itself.
+                let admin = if captured { 15000 } else { free_port() };
                 self.shared.update(i, |s| s.admin_port = admin);
                 let run = pod::Run {
                     argv: sidecar_argv(&self.opts, p, admin, &self.shared.dir),
                     env: sidecar_env(),
                     dir: None,
+                    netns: netns.clone(),
+                    // The capture rules let the proxy's own traffic (gid 1337) through.
+                    gid: captured.then_some(PROXY_GID),
                 };
                 let rx = self.stop_sidecars.subscribe();
                 self.sidecars.push(tokio::spawn(pod::sidecar(self.shared.clone(), i, run, rx)));
@@ -155,7 +176,8 @@ impl Mesh {
                 if argv.first().is_some_and(|a| a == "strait") {
                     argv[0] = self.opts.exe.display().to_string();
                 }
-                let run = pod::Run { argv, env: container.env.clone(), dir: container.working_dir.clone() };
+                let env = container.env.clone();
+                let run = pod::Run { argv, env, dir: container.working_dir.clone(), netns: netns.clone(), gid: None };
                 let rx = self.stop_apps.subscribe();
                 self.apps.push(tokio::spawn(pod::container(self.shared.clone(), i, c, run, rx)));
             }
@@ -206,32 +228,38 @@ impl Mesh {
             let _ = t.await;
         }
         self.control_plane.abort();
+        let _ = self.control_plane.await;
         for t in self.background {
             t.abort();
+            let _ = t.await;
         }
         let done = MeshFile { pid: 0, ..state::mesh_file(&self.shared, &self.head) };
         let _ = state::write_atomic(
             &self.shared.dir.join("mesh.json"),
             &serde_json::to_string_pretty(&done).unwrap_or_default(),
         );
+        // Namespaces go last, once nothing runs in them (the pods' are shared with the probes
+        // through `shared`, so it goes first).
+        drop(self.shared);
+        drop(self.network);
     }
 }
 
-/// What `--isolation netns` needs and does not have yet.
-const NETNS_MISSING: &str = "--isolation netns is not available yet: it needs the per-pod network namespace and \
-iptables capture plumbing (crates/testkit netns) and the sidecar's capture listeners; use --isolation none";
+/// The sidecar's group under capture: istio-iptables lets its traffic through.
+const PROXY_GID: u32 = 1337;
 
 /// Clears a previous run's pods and logs; refuses a directory a running mesh uses.
 fn prepare_state_dir(dir: &std::path::Path, pods: &[PodPlan]) -> Result<(), String> {
-    if let Ok(old) = MeshFile::read(dir) {
-        if old.pid != 0 && old.pid != std::process::id() && std::path::Path::new(&format!("/proc/{}", old.pid)).exists()
-        {
-            return Err(format!(
-                "a mesh (pid {}) is already running with state directory {}; stop it or pass another --state-dir",
-                old.pid,
-                dir.display()
-            ));
-        }
+    if let Ok(old) = MeshFile::read(dir)
+        && old.pid != 0
+        && old.pid != std::process::id()
+        && std::path::Path::new(&format!("/proc/{}", old.pid)).exists()
+    {
+        return Err(format!(
+            "a mesh (pid {}) is already running with state directory {}; stop it or pass another --state-dir",
+            old.pid,
+            dir.display()
+        ));
     }
     for sub in ["pods", "registry"] {
         let _ = std::fs::remove_dir_all(dir.join(sub));
@@ -285,8 +313,13 @@ pub fn sidecar_argv(opts: &Options, p: &PodPlan, admin: u16, dir: &std::path::Pa
     flag("--metrics-port", METRICS_PORT.to_string());
     flag("--outbound-port", OUTBOUND_PORT.to_string());
     flag("--app-address", p.app_ip.to_string());
+    if opts.isolation == Isolation::Netns {
+        flag("--interception", "redirect".into());
+    }
     flag("--log-level", "warning".into());
     flag("--bootstrap-dir", dir.join("pods").join(&p.name).join("envoy").display().to_string());
+    // Local replies explain themselves (`x-strait-reason`), on by default in the local mesh.
+    argv.push("--reason-header".into());
     argv
 }
 

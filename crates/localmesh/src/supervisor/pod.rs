@@ -35,6 +35,10 @@ pub struct Run {
     pub env: Vec<(String, String)>,
     /// Working directory.
     pub dir: Option<String>,
+    /// Network namespace to run in.
+    pub netns: Option<String>,
+    /// Group to run as.
+    pub gid: Option<u32>,
 }
 
 /// Keeps the sidecar of pod `i` running until `stop`.
@@ -68,7 +72,14 @@ async fn keep_running(shared: Arc<Shared>, i: usize, which: Which, run: Run, mut
             return;
         }
         let started = Instant::now();
-        let spec = process::Spec { argv: &run.argv, env: &run.env, dir: run.dir.as_deref(), log: &log };
+        let spec = process::Spec {
+            argv: &run.argv,
+            env: &run.env,
+            dir: run.dir.as_deref(),
+            log: &log,
+            netns: run.netns.as_deref(),
+            gid: run.gid,
+        };
         let error = match process::spawn(&spec) {
             Err(e) => e,
             Ok(mut child) => {
@@ -158,7 +169,7 @@ async fn container_readiness(shared: &Shared, i: usize, c: usize, plan: &Contain
     tokio::time::sleep(p.initial_delay).await;
     let mut tracker = Tracker::default();
     loop {
-        let ok = probe::check(&p.action, p.timeout, &plan.env).await;
+        let ok = probe::check_in(shared.netns(i), &p.action, p.timeout, &plan.env).await;
         if tracker.record(p, ok) {
             set_ready(shared, i, Which::Container(c), tracker.ready);
         }

@@ -5,7 +5,9 @@
 //! readiness probe on port 15021.
 
 use crate::plan::{Probe, ProbeAction};
+use std::sync::Arc;
 use std::time::Duration;
+use strait_testkit::netns::Netns;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -19,6 +21,54 @@ pub async fn check(action: &ProbeAction, timeout: Duration, env: &[(String, Stri
         }
     };
     tokio::time::timeout(timeout, run).await.unwrap_or(false)
+}
+
+/// One check run inside `netns` when the pod has one: from the pod's own network stack, as
+/// the kubelet's probes reach the app through pilot-agent without crossing the sidecar (and
+/// without showing in its access log).
+pub async fn check_in(
+    netns: Option<Arc<Netns>>,
+    action: &ProbeAction,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> bool {
+    let Some(ns) = netns else { return check(action, timeout, env).await };
+    let action = action.clone();
+    let env = env.to_vec();
+    if let ProbeAction::Exec { argv } = &action {
+        let mut in_ns = vec!["ip".to_string(), "netns".into(), "exec".into(), ns.name().to_string()];
+        in_ns.extend(argv.iter().cloned());
+        return check(&ProbeAction::Exec { argv: in_ns }, timeout, &env).await;
+    }
+    // A thread that joins the namespace (Netns::run), so no runtime thread changes namespace.
+    let run = tokio::task::spawn_blocking(move || ns.run(|| blocking_check(&action, timeout)));
+    run.await.unwrap_or(false)
+}
+
+/// `httpGet` or `tcpSocket` with blocking sockets, for a thread inside a namespace.
+fn blocking_check(action: &ProbeAction, timeout: Duration) -> bool {
+    use std::io::{Read, Write};
+    let (host, port) = match action {
+        ProbeAction::Http { host, port, .. } | ProbeAction::Tcp { host, port } => (host, *port),
+        ProbeAction::Exec { .. } => return false,
+    };
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else { return false };
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&(ip, port).into(), timeout) else { return false };
+    let ProbeAction::Http { path, .. } = action else { return true };
+    let _ = s.set_read_timeout(Some(timeout));
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: strait-probe\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && status_ok(&head)
+}
+
+/// `HTTP/1.x 2xx` or `3xx`.
+fn status_ok(head: &[u8]) -> bool {
+    let status = head.get(9..12).and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse::<u16>().ok());
+    head.starts_with(b"HTTP/1.") && status.is_some_and(|s| (200..400).contains(&s))
 }
 
 /// A GET that passes on 2xx or 3xx (HTTP/1.1, `Connection: close`).
@@ -37,8 +87,7 @@ pub async fn http_ok(host: &str, port: u16, path: &str) -> bool {
             Ok(n) => got += n,
         }
     }
-    let status = std::str::from_utf8(&head[9..12]).ok().and_then(|s| s.parse::<u16>().ok());
-    head.starts_with(b"HTTP/1.") && status.is_some_and(|s| (200..400).contains(&s))
+    status_ok(&head)
 }
 
 async fn exec_ok(argv: &[String], env: &[(String, String)]) -> bool {

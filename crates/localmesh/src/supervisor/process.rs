@@ -19,6 +19,10 @@ pub struct Spec<'a> {
     pub dir: Option<&'a str>,
     /// Log file (appended).
     pub log: &'a Path,
+    /// The network namespace to run in (`ip netns exec`, which also mounts its `/etc` files).
+    pub netns: Option<&'a str>,
+    /// The group to run as (the sidecar's 1337, which the capture rules let through).
+    pub gid: Option<u32>,
 }
 
 /// Variables passed through from `strait up`'s environment: what a shell needs to find
@@ -35,7 +39,17 @@ pub fn spawn(spec: &Spec<'_>) -> Result<Child, String> {
         .open(spec.log)
         .map_err(|e| format!("{}: {e}", spec.log.display()))?;
     let err = log.try_clone().map_err(|e| format!("{}: {e}", spec.log.display()))?;
-    let mut cmd = Command::new(program);
+    let mut cmd = match spec.netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => Command::new(program),
+    };
+    if let Some(gid) = spec.gid {
+        cmd.gid(gid);
+    }
     cmd.args(args).env_clear().stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(err));
     for k in INHERITED {
         if let Ok(v) = std::env::var(k) {

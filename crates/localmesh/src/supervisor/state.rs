@@ -6,7 +6,8 @@
 use crate::plan::{PodPlan, object};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use strait_testkit::netns::Netns;
 use tokio::sync::watch;
 
 /// The sidecar container's name, as Istio injects it.
@@ -62,14 +63,21 @@ pub struct Shared {
     version: watch::Sender<u64>,
     /// The state directory.
     pub dir: PathBuf,
+    /// Each pod's network namespace (`--isolation netns`; empty otherwise).
+    pub namespaces: Vec<Option<Arc<Netns>>>,
 }
 
 impl Shared {
     /// Shared state for `pods`, all pending.
-    pub fn new(pods: Vec<PodPlan>, dir: PathBuf) -> Self {
+    pub fn new(pods: Vec<PodPlan>, dir: PathBuf, namespaces: Vec<Option<Arc<Netns>>>) -> Self {
         let status =
             pods.iter().map(|p| PodStatus { containers_ready: vec![false; p.containers.len()], ..Default::default() });
-        Self { status: Mutex::new(status.collect()), pods, version: watch::channel(0).0, dir }
+        Self { status: Mutex::new(status.collect()), pods, version: watch::channel(0).0, dir, namespaces }
+    }
+
+    /// Pod `i`'s network namespace, if it has one.
+    pub fn netns(&self, i: usize) -> Option<Arc<Netns>> {
+        self.namespaces.get(i).cloned().flatten()
     }
 
     /// Changes pod `i`'s status and wakes the waiters.
@@ -160,6 +168,9 @@ pub struct PodEntry {
     pub phase: Phase,
     /// Restarts so far.
     pub restarts: u32,
+    /// The pod's network namespace (`--isolation netns`), empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub netns: String,
 }
 
 impl MeshFile {
@@ -179,7 +190,8 @@ pub fn mesh_file(shared: &Shared, head: &MeshFile) -> MeshFile {
         .pods
         .iter()
         .zip(&status)
-        .map(|(p, s)| {
+        .enumerate()
+        .map(|(i, (p, s))| {
             let (app, version) = p.app_version();
             let mut containers: Vec<String> = p.containers.iter().map(|c| c.name.clone()).collect();
             if p.sidecar {
@@ -199,6 +211,7 @@ pub fn mesh_file(shared: &Shared, head: &MeshFile) -> MeshFile {
                 ready: s.ready(p),
                 phase: s.phase,
                 restarts: s.restarts,
+                netns: shared.netns(i).map(|n| n.name().to_string()).unwrap_or_default(),
             }
         })
         .collect();

@@ -46,6 +46,9 @@ pub struct HeaderAdd {
     pub value: HeaderValue,
     /// How it combines with an existing value.
     pub action: Append,
+    /// Set when the value has substitution operators (`%UPSTREAM_CLUSTER%`, …): rendered per
+    /// request from its completion record, as Envoy's header formatter does.
+    pub template: Option<crate::format::Template>,
 }
 
 /// Envoy's `HeaderAppendAction`.
@@ -95,12 +98,18 @@ fn header_add(o: &HeaderValueOption) -> Result<HeaderAdd> {
     let h = o.header.as_ref().ok_or_else(|| ConfigError::new("header", "a header is required"))?;
     let name = header_name(&h.key).map_err(|e| e.within("header.key"))?;
     let raw = if h.raw_value.is_empty() { h.value.as_bytes() } else { h.raw_value.as_slice() };
-    if raw.contains(&b'%') {
-        // Envoy expands `%COMMAND%` in header values; we do not (yet), so refuse rather than
-        // send the literal text.
-        return Err(ConfigError::new("header.value", "header value formatters (%...%) are not supported"));
-    }
-    let value = HeaderValue::from_bytes(raw).map_err(|_| ConfigError::new("header.value", "invalid header value"))?;
+    // Envoy expands `%COMMAND%` in header values; an operator we do not render is a NACK
+    // naming it, never literal `%…%` text sent on.
+    let template = if raw.contains(&b'%') {
+        let text = std::str::from_utf8(raw).map_err(|_| ConfigError::new("header.value", "invalid header value"))?;
+        Some(crate::format::Template::parse(text).map_err(|e| ConfigError::new("header.value", e))?)
+    } else {
+        None
+    };
+    let value = match &template {
+        Some(_) => HeaderValue::from_static(""),
+        None => HeaderValue::from_bytes(raw).map_err(|_| ConfigError::new("header.value", "invalid header value"))?,
+    };
     let action = match o.append.as_ref().map(|b| b.value) {
         Some(true) => Append::AppendOrAdd,
         Some(false) => Append::OverwriteOrAdd,
@@ -112,7 +121,7 @@ fn header_add(o: &HeaderValueOption) -> Result<HeaderAdd> {
             Err(_) => return Err(ConfigError::new("append_action", "unknown append action")),
         },
     };
-    Ok(HeaderAdd { name, value, action })
+    Ok(HeaderAdd { name, value, action, template })
 }
 
 /// A compiled route action.

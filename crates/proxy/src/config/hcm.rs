@@ -51,6 +51,8 @@ pub struct HttpManager {
     pub upgrades: Vec<String>,
     /// How requests and responses are marked at this hop (`crate::http::xff`).
     pub edge: Edge,
+    /// Local-reply mappers (`local_reply_config`: the `x-strait-reason` header).
+    pub local_replies: super::local_reply::LocalReplies,
 }
 
 /// The connection manager's own header handling (Envoy's `mutateRequestHeaders` and the
@@ -156,6 +158,13 @@ impl TryFrom<&HttpConnectionManager> for HttpManager {
         let log = access_log("access_log", &h.access_log)?;
         let upgrades = h.upgrade_configs.iter().map(|u| u.upgrade_type.to_ascii_lowercase()).collect();
         let edge = Edge::try_from(h)?;
+        let local_replies = h
+            .local_reply_config
+            .as_ref()
+            .map(super::local_reply::LocalReplies::try_from)
+            .transpose()
+            .map_err(|e| e.within("local_reply_config"))?
+            .unwrap_or_default();
         let rest = HttpConnectionManager {
             codec_type: 0,
             stat_prefix: String::new(),
@@ -171,6 +180,7 @@ impl TryFrom<&HttpConnectionManager> for HttpManager {
             normalize_path: None,
             upgrade_configs: Vec::new(),
             route_specifier: None,
+            local_reply_config: None,
             ..h.clone()
         };
         no_other_fields(&rest)?;
@@ -184,6 +194,7 @@ impl TryFrom<&HttpConnectionManager> for HttpManager {
             normalize_path: h.normalize_path.as_ref().is_some_and(|b| b.value),
             upgrades,
             edge,
+            local_replies,
         })
     }
 }

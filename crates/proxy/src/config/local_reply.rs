@@ -24,7 +24,7 @@ pub struct LocalReplies {
 struct Mapper {
     /// Response flags, any of which selects this mapper.
     flags: Vec<String>,
-    headers: Vec<(HeaderName, Template, Append)>,
+    headers: Vec<HeaderAdd>,
 }
 
 impl TryFrom<&LocalReplyConfig> for LocalReplies {
@@ -61,7 +61,7 @@ fn mapper(m: &ResponseMapper) -> Result<Mapper> {
 }
 
 #[allow(deprecated)]
-fn header(o: &HeaderValueOption) -> Result<(HeaderName, Template, Append)> {
+fn header(o: &HeaderValueOption) -> Result<HeaderAdd> {
     let h = o.header.as_ref().ok_or_else(|| ConfigError::new("header", "a header is required"))?;
     let name = HeaderName::from_bytes(h.key.as_bytes())
         .map_err(|_| ConfigError::new("header.key", format!("invalid header name {:?}", h.key)))?;
@@ -73,7 +73,7 @@ fn header(o: &HeaderValueOption) -> Result<(HeaderName, Template, Append)> {
         Ok(HeaderAppendAction::OverwriteIfExists) => Append::OverwriteIfExists,
         Err(_) => return Err(ConfigError::new("append_action", "unknown append action")),
     };
-    Ok((name, template, action))
+    Ok(HeaderAdd { name, value: HeaderValue::from_static(""), action, template: Some(template) })
 }
 
 impl LocalReplies {
@@ -84,37 +84,14 @@ impl LocalReplies {
         let Some(m) = self.mappers.iter().find(|m| m.flags.iter().any(|f| flags.contains(&f.as_str()))) else {
             return;
         };
-        for (name, template, action) in &m.headers {
-            let Ok(value) = HeaderValue::from_str(&template.render(cx)) else { continue };
-            apply_one(headers, &HeaderAdd { name: name.clone(), value, action: *action });
+        for h in &m.headers {
+            crate::http::headers::add(headers, h, cx);
         }
     }
 
     /// True when there is nothing to apply.
     pub fn is_empty(&self) -> bool {
         self.mappers.is_empty()
-    }
-}
-
-/// Envoy's append actions on a response header map.
-pub fn apply_one(headers: &mut HeaderMap, h: &HeaderAdd) {
-    match h.action {
-        Append::AppendOrAdd => {
-            headers.append(h.name.clone(), h.value.clone());
-        }
-        Append::AddIfAbsent => {
-            if !headers.contains_key(&h.name) {
-                headers.insert(h.name.clone(), h.value.clone());
-            }
-        }
-        Append::OverwriteOrAdd => {
-            headers.insert(h.name.clone(), h.value.clone());
-        }
-        Append::OverwriteIfExists => {
-            if headers.contains_key(&h.name) {
-                headers.insert(h.name.clone(), h.value.clone());
-            }
-        }
     }
 }
 

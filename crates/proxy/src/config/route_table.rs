@@ -41,6 +41,9 @@ pub struct VirtualHost {
     pub attempt_count: bool,
     /// CORS policy of the virtual host (a route's own policy takes precedence field by field).
     pub cors: Option<Cors>,
+    /// `require_tls` (Istio's `httpsRedirect`): a request not made over https is answered with
+    /// this route, whatever its path (Envoy's SSL redirect: 301 to `https://` + `Host` + path).
+    pub ssl_redirect: Option<Route>,
 }
 
 /// A compiled route.
@@ -207,6 +210,7 @@ impl TryFrom<&EnvoyVirtualHost> for VirtualHost {
             include_request_attempt_count: false,
             typed_per_filter_config: Default::default(),
             metadata: None,
+            require_tls: 0,
             ..vh.clone()
         };
         no_other_fields(&rest)?;
@@ -216,7 +220,37 @@ impl TryFrom<&EnvoyVirtualHost> for VirtualHost {
             headers,
             attempt_count: vh.include_request_attempt_count,
             cors,
+            ssl_redirect: ssl_redirect(vh.require_tls)?,
         })
+    }
+}
+
+/// The route of `require_tls`: ALL, or EXTERNAL_ONLY (the same here: no request is internal,
+/// see `crate::http::xff`).
+fn ssl_redirect(require_tls: i32) -> Result<Option<Route>> {
+    use envoy_types::pb::envoy::config::route::v3::{
+        RedirectAction, RouteMatch as EnvoyRouteMatch, redirect_action::SchemeRewriteSpecifier, route_match,
+        virtual_host::TlsRequirementType,
+    };
+    match TlsRequirementType::try_from(require_tls) {
+        Ok(TlsRequirementType::None) => Ok(None),
+        Ok(TlsRequirementType::All | TlsRequirementType::ExternalOnly) => {
+            let redirect = RedirectAction {
+                scheme_rewrite_specifier: Some(SchemeRewriteSpecifier::HttpsRedirect(true)),
+                ..Default::default()
+            };
+            let any = EnvoyRouteMatch {
+                path_specifier: Some(route_match::PathSpecifier::Prefix("/".into())),
+                ..Default::default()
+            };
+            let r = EnvoyRoute {
+                r#match: Some(any),
+                action: Some(route::Action::Redirect(redirect)),
+                ..Default::default()
+            };
+            Route::try_from(&r).map(Some)
+        }
+        Err(_) => Err(ConfigError::unsupported("require_tls")),
     }
 }
 

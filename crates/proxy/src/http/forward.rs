@@ -87,7 +87,7 @@ pub(super) async fn forward(
     // across retries.
     let complete = Instant::now();
     let timeouts = timeouts(forward, &parts.headers, ex.record.meta.grpc);
-    let mut prepared = prepare(parts, plan, authority, path, upgrade.as_ref());
+    let mut prepared = prepare(parts, plan, authority, path, upgrade.as_ref(), &ex.record);
     timeout_headers(&mut prepared.headers, timeouts, Duration::ZERO);
     if !mirrors.is_empty()
         && let Some(UpstreamBody::Full(copy)) = &body
@@ -304,6 +304,7 @@ fn prepare(
     authority: &str,
     path: &str,
     upgrade: Option<&Requested>,
+    record: &crate::access_log::Record,
 ) -> Prepared {
     let mut h = parts.headers;
     // `te: trailers` is the one TE value that crosses a proxy (gRPC needs it).
@@ -330,7 +331,8 @@ fn prepare(
         h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
     for m in plan.mutations() {
-        headers::mutate_request(&mut h, m);
+        let cx = crate::format::Context { record, request: None };
+        headers::mutate_request(&mut h, m, cx);
     }
     Prepared {
         method: parts.method,

@@ -3,6 +3,7 @@
 //! Envoy's append actions, and the headers Envoy adds (`x-request-id`, `x-forwarded-proto`).
 
 use crate::config::action::{Append, HeaderAdd, HeaderMutations};
+use crate::format::Context;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// `x-request-id`.
@@ -43,44 +44,53 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::UPGRADE);
 }
 
-fn add(h: &mut HeaderMap, a: &HeaderAdd) {
+/// Adds `a` per its append action; a templated value is rendered from `cx` (and dropped
+/// when it renders to something that is not a header value, as Envoy does).
+pub fn add(h: &mut HeaderMap, a: &HeaderAdd, cx: Context<'_>) {
+    let value = match &a.template {
+        Some(t) => match HeaderValue::from_str(&t.render(cx)) {
+            Ok(v) => v,
+            Err(_) => return,
+        },
+        None => a.value.clone(),
+    };
     match a.action {
         Append::AppendOrAdd => {
-            h.append(a.name.clone(), a.value.clone());
+            h.append(a.name.clone(), value);
         }
         Append::AddIfAbsent => {
             if !h.contains_key(&a.name) {
-                h.insert(a.name.clone(), a.value.clone());
+                h.insert(a.name.clone(), value);
             }
         }
         Append::OverwriteOrAdd => {
-            h.insert(a.name.clone(), a.value.clone());
+            h.insert(a.name.clone(), value);
         }
         Append::OverwriteIfExists => {
             if h.contains_key(&a.name) {
-                h.insert(a.name.clone(), a.value.clone());
+                h.insert(a.name.clone(), value);
             }
         }
     }
 }
 
 /// Applies the request side of `m`: removals, then additions.
-pub fn mutate_request(h: &mut HeaderMap, m: &HeaderMutations) {
+pub fn mutate_request(h: &mut HeaderMap, m: &HeaderMutations, cx: Context<'_>) {
     for name in &m.request_remove {
         h.remove(name);
     }
     for a in &m.request_add {
-        add(h, a);
+        add(h, a, cx);
     }
 }
 
 /// Applies the response side of `m`: removals, then additions.
-pub fn mutate_response(h: &mut HeaderMap, m: &HeaderMutations) {
+pub fn mutate_response(h: &mut HeaderMap, m: &HeaderMutations, cx: Context<'_>) {
     for name in &m.response_remove {
         h.remove(name);
     }
     for a in &m.response_add {
-        add(h, a);
+        add(h, a, cx);
     }
 }
 
@@ -123,8 +133,14 @@ mod tests {
             if let Some(v) = existing {
                 h.insert("x-a", HeaderValue::from_static(v));
             }
-            let a = HeaderAdd { name: HeaderName::from_static("x-a"), value: HeaderValue::from_static("new"), action };
-            add(&mut h, &a);
+            let a = HeaderAdd {
+                name: HeaderName::from_static("x-a"),
+                value: HeaderValue::from_static("new"),
+                action,
+                template: None,
+            };
+            let r = crate::format::tests_support::record();
+            add(&mut h, &a, Context { record: &r, request: None });
             h.get_all("x-a").iter().map(|v| v.to_str().unwrap_or_default().to_string()).collect::<Vec<_>>()
         };
         assert_eq!(add_one(Append::AppendOrAdd, Some("old")), ["old", "new"]);

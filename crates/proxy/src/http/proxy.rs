@@ -168,7 +168,7 @@ pub async fn handle(
             Ok(r) => echo_cors(r, &ex),
             Err(_) if conn.verdicts.body_error() => downstream::broken_body(&mut ex),
             Err(f) => {
-                let r = local_reply(&f, &mut ex);
+                let r = explained(&f, &mut ex, &conn);
                 echo_cors(r, &ex)
             }
         },
@@ -259,15 +259,24 @@ async fn dispatch(
             r
         }
         Decision::Forward { forward, cluster, .. } if forward.connect => {
-            return connect::tunnel(req, &config, cluster, authority, shared, ex).await;
+            match connect::tunnel(req, &config, cluster, authority, shared, ex).await {
+                Ok(tunnel) => return Ok(tunnel),
+                Err(f) => explained(&f, ex, conn),
+            }
         }
         Decision::Forward { .. } if req.method() == http::Method::CONNECT => return Err(Failure::NoRoute),
         Decision::Forward { forward, cluster, .. } => {
-            forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex, upgrade).await?
+            match forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex, upgrade).await {
+                Ok(r) => r,
+                Err(f) if conn.verdicts.body_error() => return Err(f),
+                // The router's local replies get the route's response headers, as Envoy's do.
+                Err(f) => explained(&f, ex, conn),
+            }
         }
     };
     for m in plan.mutations() {
-        headers::mutate_response(response.headers_mut(), m);
+        let cx = crate::format::Context { record: &ex.record, request: None };
+        headers::mutate_response(response.headers_mut(), m, cx);
     }
     Ok(response)
 }
@@ -300,6 +309,14 @@ pub fn reply(status: u16, body: bytes::Bytes, content_type: Option<&'static str>
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type.unwrap_or("text/plain")));
     }
     r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    r
+}
+
+/// The local reply for `f` with the connection manager's local-reply mappers applied (the
+/// `x-strait-reason` header, when the control plane asks for it).
+fn explained(f: &Failure, ex: &mut Exchange, conn: &Conn) -> Response<DownstreamBody> {
+    let mut r = local_reply(f, ex);
+    conn.hcm.local_replies.apply(crate::format::Context { record: &ex.record, request: None }, r.headers_mut());
     r
 }
 

@@ -69,6 +69,13 @@ pub enum Decision<'a> {
 /// Routes `req` through `table` (None: no virtual host or no route matched).
 pub fn plan<'a>(table: &'a RouteTable, req: &Request<'_>) -> Option<Plan<'a>> {
     let vhost = table.vhost(req.authority)?;
+    if let Some(route) = &vhost.ssl_redirect
+        && req.headers.get("x-forwarded-proto").is_none_or(|p| p.as_bytes() != b"https")
+    {
+        // Envoy's SSL redirect keeps the `Host` as sent, port included.
+        let location = format!("https://{}{}", req.authority, req.path);
+        return Some(Plan { table, vhost, route, decision: Decision::Redirect { location, status: 301 } });
+    }
     let route = vhost.routes.iter().find(|r| matching::route_matches(&r.matcher, req))?;
     let decision = match &route.action {
         Action::Forward(forward) => match &forward.targets {

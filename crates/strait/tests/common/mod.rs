@@ -211,6 +211,8 @@ impl Mesh {
         proxy.args(["--admin-port", &admin.to_string(), "--health-port", &health.to_string()]);
         proxy.args(["--outbound-port", &out.to_string(), "--log-level", "info"]);
         proxy.args(["--metrics-port", &metrics.to_string()]);
+        // Local replies explain themselves (`x-strait-reason`), as in `strait up`.
+        proxy.arg("--reason-header");
         proxy.args(data_plane.xds_flag());
         let proxy = process::spawn("sidecar", proxy, &dir.join("sidecar.log"));
         wait_for("sidecar readiness", Duration::from_secs(30), || {

@@ -63,16 +63,26 @@ pub fn registry_only(c: &Ctx) -> Outcome {
 }
 
 fn blocked(c: &Ctx) -> Outcome {
-    let (status, body) = c.get("http://127.0.0.162:8080/?c=blocked", &[]);
+    let (status, body, reason) = c.get_explained("http://127.0.0.162:8080/?c=blocked", &[]);
     ensure(status == "502" && body.is_empty(), c, || format!("REGISTRY_ONLY HTTP: {status} {body:?}"))?;
+    let why = c.explained(&reason, "blocked by outboundTrafficPolicy REGISTRY_ONLY", &["\"127.0.0.162:8080\""])?;
     let http = c.fields("/?c=blocked")?;
     ensure(http.starts_with("502 - direct_response "), c, || format!("block_all access log: {http}"))?;
     c.logged(&["/?c=blocked", " block_all"])?;
-    let out = tunnel(c, "http://127.0.0.162:8080/?c=blackhole");
+    // `-D -`: the CONNECT's response head goes to stdout too (where its reason is).
+    let args = ["-p", "-D", "-", "-x", &c.mesh.outbound, "-w", "\n%{http_connect} %{http_code}"];
+    let out = curl(&[&args[..], &["http://127.0.0.162:8080/?c=blackhole"]].concat());
+    let tunnel_reason = out
+        .lines()
+        .find_map(|l| l.strip_prefix("x-strait-reason: ").or_else(|| l.strip_prefix("X-Strait-Reason: ")))
+        .unwrap_or_default()
+        .trim_end();
     ensure(out.ends_with("\n503 000") && !out.contains("unregistered"), c, || format!("tunnel: {out:?}"))?;
+    let tunnel_why =
+        c.explained(tunnel_reason, "blocked by outboundTrafficPolicy REGISTRY_ONLY", &["\"127.0.0.162:8080\""])?;
     let line = c.logged(&["\"CONNECT ", " 503 UH ", "BlackHoleCluster"])?;
     let fields = access_fields(&line);
-    Ok(format!("HTTP {http} (block_all); CONNECT 503 → BlackHoleCluster, {fields}"))
+    Ok(format!("HTTP {http} (block_all), {why}; CONNECT 503 → BlackHoleCluster, {fields}, {tunnel_why}"))
 }
 
 pub fn service_entry(c: &Ctx) -> Outcome {

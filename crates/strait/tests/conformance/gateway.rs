@@ -6,10 +6,11 @@
 //! both meshes); TLS backends for PASSTHROUGH on 127.0.0.182 (Envoy's mesh) and .183 (Strait's).
 //!
 //! - [`routes_by_host`]: HTTP on 8080 routed by `Host` (with and without its port), 404 `NR`
-//!   for an unknown host or path, and the edge headers (`use_remote_address`): XFF appended,
+//!   for an unknown host or path, `httpsRedirect` (301 to https), and the edge headers (`use_remote_address`): XFF appended,
 //!   `x-forwarded-proto` overwritten, `x-envoy-external-address`, a client's request id and
 //!   `x-envoy-*` steering headers dropped, `server: envoy`.
-//! - [`tls`]: HTTPS SIMPLE (files and `credentialName`), MUTUAL, Secret rotation, PASSTHROUGH.
+//! - [`tls`]: HTTPS SIMPLE (files and `credentialName`), MUTUAL, Secret rotation, PASSTHROUGH,
+//!   TLS terminated in front of a TCP route.
 
 mod tls;
 
@@ -91,7 +92,8 @@ impl<'a> Stage<'a> {
     /// The access log line with every needle: `STATUS FLAGS DETAILS "TRANSPORT"`, then the
     /// authority and the requested server name.
     pub fn access(&self, needles: &[&str]) -> Result<String, String> {
-        let line = self.router.logged(needles).ok_or_else(|| self.fail(&format!("no access log line with {needles:?}")))?;
+        let line =
+            self.router.logged(needles).ok_or_else(|| self.fail(&format!("no access log line with {needles:?}")))?;
         let quoted: Vec<&str> = line.split('"').collect();
         let authority = quoted.get(11).copied().unwrap_or_default();
         let sni = line.split_whitespace().rev().nth(1).unwrap_or_default();
@@ -179,12 +181,15 @@ spec:
   servers:
   - port: {number: 8080, name: http, protocol: HTTP}
     hosts: ["*"]
+  - port: {number: 8080, name: http-redirect, protocol: HTTP}
+    hosts: [secure.example.com]
+    tls: {httpsRedirect: true}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: gw-a, namespace: default}
 spec:
-  hosts: [a.example.com]
+  hosts: [a.example.com, secure.example.com]
   gateways: [ingress]
   http:
   - match: [{uri: {prefix: /a}}]
@@ -218,6 +223,13 @@ pub fn routes_by_host(c: &Ctx) -> Outcome {
         s.ensure(status == "404" && body.is_empty(), || format!("{host}{path}: {status} {body:?}"))?;
         seen.push(format!("{host}{path} → {}", s.access(&[&format!(" {path} HTTP/1.1")])?));
     }
+    // httpsRedirect: any path, 301 to https with the Host as sent.
+    for path in ["/a?c=redirect", "/unrouted?c=redirect"] {
+        let (status, loc) =
+            s.curl(&["-H", "Host: secure.example.com:8080", "-w", "\n%{http_code} %{redirect_url}"], &url(path));
+        s.ensure(status.starts_with("301 https://"), || format!("httpsRedirect {path}: {status} {loc}"))?;
+        seen.push(format!("secure.example.com:8080{path} → {status} ({})", s.access(&[&format!(" {path} HTTP/1.1")])?));
+    }
     let edge = edge_headers(&s, &url("/a?c=edge"))?;
     Ok(format!("{}; {edge}", seen.join("; ")))
 }
@@ -226,9 +238,23 @@ pub fn routes_by_host(c: &Ctx) -> Outcome {
 /// request id and `x-envoy-*` headers.
 fn edge_headers(s: &Stage<'_>, url: &str) -> Result<String, String> {
     let args = [
-        "-i", "-H", "Host: a.example.com", "-H", "x-forwarded-for: 10.1.1.1", "-H", "x-forwarded-proto: https",
-        "-H", "x-request-id: client-id", "-H", "x-envoy-retry-on: 5xx", "-H", "x-envoy-original-path: /x",
-        "-H", "x-envoy-internal: true", "-H", "x-envoy-external-address: 1.2.3.4",
+        "-i",
+        "-H",
+        "Host: a.example.com",
+        "-H",
+        "x-forwarded-for: 10.1.1.1",
+        "-H",
+        "x-forwarded-proto: https",
+        "-H",
+        "x-request-id: client-id",
+        "-H",
+        "x-envoy-retry-on: 5xx",
+        "-H",
+        "x-envoy-original-path: /x",
+        "-H",
+        "x-envoy-internal: true",
+        "-H",
+        "x-envoy-external-address: 1.2.3.4",
     ];
     let (status, out) = s.curl(&args, url);
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));

@@ -67,6 +67,31 @@ impl Ctx {
         (status.to_string(), body.trim_end().to_string())
     }
 
+    /// GET `url` through the sidecar: (status, body, the `x-strait-reason` header or "").
+    pub fn get_explained(&self, url: &str, headers: &[&str]) -> (String, String, String) {
+        let mut args = vec!["-x", self.mesh.outbound.as_str(), "-w", "\n%{http_code}\n%header{x-strait-reason}"];
+        for h in headers {
+            args.extend(["-H", *h]);
+        }
+        args.push(url);
+        let out = curl(&args);
+        let mut parts = out.rsplitn(3, '\n');
+        let reason = parts.next().unwrap_or_default().to_string();
+        let status = parts.next().unwrap_or_default().to_string();
+        let body = parts.next().unwrap_or_default().trim_end().to_string();
+        (status, body, reason)
+    }
+
+    /// Checks a local reply's `x-strait-reason` (the sidecars run with `--reason-header`): it
+    /// starts with `what` and names every one of `objects`. Returns `what`, for observations
+    /// (the rest names per-data-plane addresses).
+    pub fn explained(&self, reason: &str, what: &str, objects: &[&str]) -> Result<String, String> {
+        let ok = reason.starts_with(what) && objects.iter().all(|o| reason.contains(o));
+        ensure(ok, self, || format!("x-strait-reason should say {what:?} and name {objects:?}: {reason:?}"))?;
+        println!("[{}] x-strait-reason: {reason}", self.dp.name());
+        Ok(format!("x-strait-reason {what:?}"))
+    }
+
     /// Waits (up to 5 s) for the access log line containing every needle; returns it.
     pub fn logged(&self, needles: &[&str]) -> Result<String, String> {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);

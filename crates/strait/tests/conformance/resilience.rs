@@ -10,7 +10,7 @@ const OVERFLOW: &str = "upstream connect error or disconnect/reset before header
 /// Nothing listens on the endpoint: Istio's default retries (connect-failure, 2 retries) run
 /// out, so Envoy says "retried and the latest" and logs `URX,UF` with the errno.
 pub fn dead_endpoint(c: &Ctx) -> Outcome {
-    let (status, body) = c.get("http://dead:9080/?c=dead", &[]);
+    let (status, body, reason) = c.get_explained("http://dead:9080/?c=dead", &[]);
     let want = "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: \
                 remote connection failure";
     ensure(status == "503" && body == want, c, || format!("dead endpoint: {status} {body:?}"))?;
@@ -18,7 +18,8 @@ pub fn dead_endpoint(c: &Ctx) -> Outcome {
     let log = "503 URX,UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_\
                Connection_refused} \"delayed_connect_error:_Connection_refused\"";
     ensure(fields == log, c, || format!("dead endpoint access log: {fields}"))?;
-    Ok(format!("503 {body:?}; {fields}"))
+    let why = c.explained(&reason, "upstream connect failure", &["outbound|9080||dead.default.svc.cluster.local"])?;
+    Ok(format!("503 {body:?}; {fields}; {why}"))
 }
 
 const HOLE: &str = r#"
@@ -67,11 +68,16 @@ fn parallel(c: &Ctx, url: &str, n: usize) -> (Vec<String>, String) {
     let urls: Vec<String> = (0..n).map(|i| format!("{url}&i={i}")).collect();
     let mut args = vec!["--parallel", "--parallel-immediate", "--parallel-max", "20", "-x", &c.mesh.outbound];
     // Bodies have no trailing newline: the status goes on a line of its own, with a marker.
-    args.extend(["-w", "\n@@%{http_code}\n"]);
+    args.extend(["-w", "\n@@%{http_code}\n##%header{x-strait-reason}\n"]);
     args.extend(urls.iter().map(String::as_str));
     let out = curl(&args);
     let codes = out.lines().filter_map(|l| l.strip_prefix("@@")).map(str::to_string).collect();
     (codes, out)
+}
+
+/// The `x-strait-reason` values in `parallel`'s output (empty ones left out).
+fn reasons(out: &str) -> Vec<&str> {
+    out.lines().filter_map(|l| l.strip_prefix("##")).filter(|r| !r.is_empty()).collect()
 }
 
 /// maxConnections 1, http1MaxPendingRequests 1: of 10 concurrent requests to a 2 s upstream,
@@ -89,7 +95,10 @@ pub fn circuit_breaker(c: &Ctx) -> Outcome {
     let fields = access_fields(&line);
     let log = "503 UO upstream_reset_before_response_started{overflow} \"-\"";
     ensure(fields == log, c, || format!("overflow access log: {fields}"))?;
-    Ok(format!("200s and 503 {OVERFLOW:?}; {fields}"))
+    let explained = reasons(&out);
+    ensure(explained.len() == overflow, c, || format!("every overflow 503 is explained: {explained:?}"))?;
+    let why = c.explained(explained[0], "circuit breaker open", &["outbound|9080||pool.default.svc.cluster.local"])?;
+    Ok(format!("200s and 503 {OVERFLOW:?}; {fields}; {why}"))
 }
 
 const FAILING: &str = r#"
@@ -176,18 +185,20 @@ pub fn no_healthy_upstream(c: &Ctx) -> Outcome {
     let (status, body) = c.get("http://broken:9080/?c=broken-first", &[]);
     ensure(status == "503" && body == "failing on purpose", c, || format!("first: {status} {body:?}"))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut last;
+    let (mut last, mut reason);
     loop {
-        last = c.get("http://broken:9080/?c=broken", &[]);
+        let (status, body, r) = c.get_explained("http://broken:9080/?c=broken", &[]);
+        (last, reason) = ((status, body), r);
         if last.1 == "no healthy upstream" || std::time::Instant::now() > deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     ensure(last == ("503".into(), "no healthy upstream".into()), c, || format!("after ejection: {last:?}"))?;
+    let why = c.explained(&reason, "no healthy upstream", &["outbound|9080||broken.default.svc.cluster.local"])?;
     let fields = access_fields(&c.logged(&[" /?c=broken HTTP/", "no_healthy_upstream"])?);
     ensure(fields == "503 UH no_healthy_upstream \"-\"", c, || format!("UH access log: {fields}"))?;
-    Ok(format!("503 via upstream, then 503 {:?}; {fields}", last.1))
+    Ok(format!("503 via upstream, then 503 {:?}; {fields}; {why}", last.1))
 }
 
 const CONNLIMIT: &str = r#"

@@ -80,13 +80,14 @@ spec:
 
 pub fn fault_abort(c: &Ctx) -> Outcome {
     c.apply("faults.yaml", FAULTS)?;
-    let (status, body) = c.get("http://ratings:9080/?c=abort", &["end-user: jason"]);
+    let (status, body, reason) = c.get_explained("http://ratings:9080/?c=abort", &["end-user: jason"]);
     ensure(status == "503" && body == "fault filter abort", c, || format!("abort: {status} {body:?}"))?;
+    let why = c.explained(&reason, "fault injected on purpose", &["ratings:9080"])?;
     let fields = c.fields("/?c=abort")?;
     ensure(fields.starts_with("503 FI fault_filter_abort "), c, || format!("abort access log: {fields}"))?;
     let (status, body) = c.get("http://ratings:9080/?c=no-abort", &[]);
     ensure(status == "200" && body == "ratings v1", c, || format!("no fault without the header: {status} {body:?}"))?;
-    Ok(format!("{status} {body:?} without the header; 503 \"fault filter abort\" with it; {fields}"))
+    Ok(format!("{status} {body:?} without the header; 503 \"fault filter abort\" with it; {fields}; {why}"))
 }
 
 pub fn fault_delay(c: &Ctx) -> Outcome {
@@ -104,13 +105,14 @@ pub fn fault_delay(c: &Ctx) -> Outcome {
 pub fn route_timeout(c: &Ctx) -> Outcome {
     c.apply("faults.yaml", FAULTS)?;
     let start = std::time::Instant::now();
-    let (status, body) = c.get("http://slow:9080/?c=timeout", &[]);
+    let (status, body, reason) = c.get_explained("http://slow:9080/?c=timeout", &[]);
     let took = start.elapsed();
     let ok = status == "504" && body == "upstream request timeout";
     ensure(ok && took < Duration::from_millis(1500), c, || format!("timeout: {status} {body:?} after {took:?}"))?;
+    let why = c.explained(&reason, "upstream timeout", &["outbound|9080||slow.default.svc.cluster.local"])?;
     let fields = c.fields("/?c=timeout")?;
     ensure(fields.starts_with("504 UT response_timeout "), c, || format!("timeout access log: {fields}"))?;
-    Ok(format!("504 {body:?} after 0.5 s; {fields}"))
+    Ok(format!("504 {body:?} after 0.5 s; {fields}; {why}"))
 }
 
 pub fn retries(c: &Ctx) -> Outcome {
@@ -186,12 +188,13 @@ spec:
 /// the matching path still routes.
 pub fn no_route(c: &Ctx) -> Outcome {
     c.apply("routes.yaml", ONLY_HERE)?;
-    let (status, body) = c.get("http://reviews:9080/elsewhere", &[]);
+    let (status, body, reason) = c.get_explained("http://reviews:9080/elsewhere", &[]);
     ensure(status == "404" && body.is_empty(), c, || format!("no route: {status} {body:?}"))?;
+    let why = c.explained(&reason, "no route", &["\"reviews:9080\"", "visible to default/productpage-v1"])?;
     let fields = c.fields("/elsewhere")?;
     ensure(fields.starts_with("404 NR route_not_found "), c, || format!("no route access log: {fields}"))?;
     let (status, body) = c.get("http://reviews:9080/only/here", &[]);
     ensure(status == "200" && body.starts_with("reviews v"), c, || format!("matching route: {status} {body:?}"))?;
     c.apply("routes.yaml", "")?;
-    Ok(format!("404 with an empty body, {fields}; /only/here → 200"))
+    Ok(format!("404 with an empty body, {fields}; {why}; /only/here → 200"))
 }

@@ -5,7 +5,7 @@
 //!
 //! It is all standard Envoy config, so Envoy and the Strait proxy give the same answer: the HTTP
 //! connection managers get a `local_reply_config` whose mappers match the response flag and add
-//! the header with substitution operators (`%UPSTREAM_CLUSTER%`, `%REQ(:AUTHORITY)%`, …), and the
+//! the header with substitution operators (`%UPSTREAM_CLUSTER_RAW%`, `%REQ(:AUTHORITY)%`, …), and the
 //! routes that block traffic on purpose (REGISTRY_ONLY's `block_all` and CONNECT tunnels to
 //! `BlackHoleCluster`) carry the header as a route response header, which wins over the mappers
 //! (the mappers only add it when absent). Off unless the proxy asks for it (node metadata
@@ -37,7 +37,7 @@ pub const BLOCKED: &str = "blocked by outboundTrafficPolicy REGISTRY_ONLY: \"%RE
 pub const REASONS: &[(&str, &str)] = &[
     (
         "FI",
-        "fault injected on purpose: a VirtualService fault.abort on route \"%ROUTE_NAME%\" answered for host \"%REQ(:AUTHORITY)%\"",
+        "fault injected on purpose: a VirtualService fault.abort answered for host \"%REQ(:AUTHORITY)%\" (the request was never sent upstream)",
     ),
     ("NR", "no route: host \"%REQ(:AUTHORITY)%\" matches no VirtualService or Service visible to {proxy}"),
     (
@@ -46,26 +46,26 @@ pub const REASONS: &[(&str, &str)] = &[
     ),
     (
         "UO",
-        "circuit breaker open: %UPSTREAM_CLUSTER% is at a limit of its DestinationRule connectionPool (connections, pending or concurrent requests, or retries)",
+        "circuit breaker open: %UPSTREAM_CLUSTER_RAW% is at a limit of its DestinationRule connectionPool (connections, pending or concurrent requests, or retries)",
     ),
     (
         "UF",
-        "upstream connect failure: %UPSTREAM_HOST% of %UPSTREAM_CLUSTER% refused or did not accept the connection (%UPSTREAM_TRANSPORT_FAILURE_REASON%); is the app listening on that address and port?",
+        "upstream connect failure: %UPSTREAM_HOST% of %UPSTREAM_CLUSTER_RAW% refused or did not accept the connection (%UPSTREAM_TRANSPORT_FAILURE_REASON%); is the app listening on that address and port?",
     ),
     (
         "UH",
-        "no healthy upstream: %UPSTREAM_CLUSTER% has no healthy endpoint (none registered, none ready, or all ejected by outlierDetection)",
+        "no healthy upstream: %UPSTREAM_CLUSTER_RAW% has no healthy endpoint (none registered, none ready, or all ejected by outlierDetection)",
     ),
     (
         "UT",
-        "upstream timeout: %UPSTREAM_CLUSTER% did not answer within the route timeout (VirtualService http timeout)",
+        "upstream timeout: %UPSTREAM_CLUSTER_RAW% did not answer within the route timeout (VirtualService http timeout)",
     ),
     (
         "UC",
-        "upstream connection closed before a response: %UPSTREAM_HOST% of %UPSTREAM_CLUSTER% (an app closing keep-alive connections, or a TLS mode mismatch)",
+        "upstream connection closed before a response: %UPSTREAM_HOST% of %UPSTREAM_CLUSTER_RAW% (an app closing keep-alive connections, or a TLS mode mismatch)",
     ),
-    ("UR", "upstream reset the request: %UPSTREAM_HOST% of %UPSTREAM_CLUSTER%"),
-    ("LR", "the proxy reset the upstream request to %UPSTREAM_CLUSTER% (%RESPONSE_CODE_DETAILS%)"),
+    ("UR", "upstream reset the request: %UPSTREAM_HOST% of %UPSTREAM_CLUSTER_RAW%"),
+    ("LR", "the proxy reset the upstream request to %UPSTREAM_CLUSTER_RAW% (%RESPONSE_CODE_DETAILS%)"),
     ("DPE", "malformed request: %RESPONSE_CODE_DETAILS%"),
 ];
 

@@ -2,7 +2,8 @@
 //! Secret (SDS), chosen by SNI, HTTP/2 or HTTP/1.1 by ALPN; MUTUAL (client certificates
 //! checked against the Secret's `ca.crt`); a Secret rewritten in place reaching new
 //! connections without a listener change, and a server whose Secret is missing left out until
-//! it appears; PASSTHROUGH routed by SNI to a backend that terminates TLS itself. Certificates
+//! it appears; PASSTHROUGH routed by SNI to a backend that terminates TLS itself, and a TLS
+//! server terminating at the gateway in front of a TCP route. Certificates
 //! are made per scenario under the mesh's directory.
 
 use super::*;
@@ -68,9 +69,13 @@ pub fn https_simple(c: &Ctx) -> Outcome {
         ],
     )?;
     let up = wait_until(10, || s.https("files.example.com", 8443, "/", &ca.cert, &[]).0 == "200 h2");
-    s.ensure(up.is_some(), || format!("HTTPS through the gateway: {:?}", s.https("files.example.com", 8443, "/", &ca.cert, &[])))?;
+    s.ensure(up.is_some(), || {
+        format!("HTTPS through the gateway: {:?}", s.https("files.example.com", 8443, "/", &ca.cert, &[]))
+    })?;
     let mut seen = Vec::new();
-    for (host, extra) in [("files.example.com", &[][..]), ("files.example.com", &["--http1.1"][..]), ("secure.example.com", &[][..])] {
+    for (host, extra) in
+        [("files.example.com", &[][..]), ("files.example.com", &["--http1.1"][..]), ("secure.example.com", &[][..])]
+    {
         let (status, body) = s.https(host, 8443, "/s?c=simple", &ca.cert, extra);
         let proto = echoed(&body, "x-forwarded-proto");
         s.ensure(status.starts_with("200 "), || format!("{host} {extra:?}: {status} {body}"))?;
@@ -137,7 +142,9 @@ pub fn secret_rotation(c: &Ctx) -> Outcome {
     s.ensure(took < Duration::from_secs(2), || format!("rotation took {took:?}; want under 2 s"))?;
     let (status, _) = s.https("rot.example.com", 8443, "/", &ca.cert, &[]);
     s.ensure(status.starts_with("200 "), || format!("the rotated certificate verifies: {status}"))?;
-    s.ensure(listener_changes(&s) == listeners, || format!("rotation touched listeners: {listeners} → {}", listener_changes(&s)))?;
+    s.ensure(listener_changes(&s) == listeners, || {
+        format!("rotation touched listeners: {listeners} → {}", listener_changes(&s))
+    })?;
     write_config(&c.mesh.dir, "gw-missing.yaml", &secret_yaml("gw-missing", &missing));
     let added = wait_until(10, || s.cn("missing.example.com", 8443) == "missing-v1");
     s.ensure(added.is_some(), || "a Secret added later brings its server up".into())?;
@@ -150,10 +157,15 @@ pub fn secret_rotation(c: &Ctx) -> Outcome {
 /// Strait proxy's "listener bound/closed" log lines.
 fn listener_changes(s: &Stage<'_>) -> String {
     if s.c.is_envoy() {
-        curl(&[&format!("http://{}/stats?filter=^listener_manager.listener_modified$", s.router.admin)]).trim().to_string()
+        curl(&[&format!("http://{}/stats?filter=^listener_manager.listener_modified$", s.router.admin)])
+            .trim()
+            .to_string()
     } else {
         let out = s.router.output();
-        format!("{} binds", out.lines().filter(|l| l.contains("listener bound") || l.contains("listener closed")).count())
+        format!(
+            "{} binds",
+            out.lines().filter(|l| l.contains("listener bound") || l.contains("listener closed")).count()
+        )
     }
 }
 
@@ -167,6 +179,9 @@ spec:
   - port: {number: 9443, name: tls-pass, protocol: TLS}
     hosts: [pass.example.com]
     tls: {mode: PASSTHROUGH}
+  - port: {number: 9444, name: tls-term, protocol: TLS}
+    hosts: [term.example.com]
+    tls: {mode: SIMPLE, credentialName: gw-term}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -177,6 +192,16 @@ spec:
   tls:
   - match: [{port: 9443, sniHosts: [pass.example.com]}]
     route: [{destination: {host: gw-tls, port: {number: 8443}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: terminated, namespace: default}
+spec:
+  hosts: [term.example.com]
+  gateways: [passthrough]
+  tcp:
+  - match: [{port: 9444}]
+    route: [{destination: {host: gw-b, port: {number: 9080}}}]
 "#;
 
 pub fn passthrough(c: &Ctx) -> Outcome {
@@ -189,7 +214,9 @@ pub fn passthrough(c: &Ctx) -> Outcome {
     let _backend = process::spawn("TLS backend", cmd, &c.mesh.dir.join("tls-backend.log"));
     let listening = wait_until(5, || std::net::TcpStream::connect(&backend).is_ok());
     ensure(listening.is_some(), c, || format!("openssl s_server on {backend} did not start"))?;
-    let s = Stage::start(c, &[("gateway.yaml", PASSTHROUGH.to_string())])?;
+    let term = ca.issue("term", "term", "term.example.com");
+    let files = [("gw-term.yaml", secret_yaml("gw-term", &term)), ("gateway.yaml", PASSTHROUGH.to_string())];
+    let s = Stage::start(c, &files)?;
     let call = || s.https("pass.example.com", 9443, "/", &ca.cert, &[]).0;
     let up = wait_until(10, || call().starts_with("200 "));
     s.ensure(up.is_some(), || format!("PASSTHROUGH: {}", call()))?;
@@ -198,5 +225,15 @@ pub fn passthrough(c: &Ctx) -> Outcome {
     let logged = s.access(&["outbound|8443||gw-tls.default.svc.cluster.local", "pass.example.com "])?;
     let (other, _) = s.https("other.example.com", 9443, "/", &ca.cert, &["-k"]);
     s.ensure(other.starts_with("000"), || format!("an SNI no route names must not pass: {other}"))?;
-    Ok(format!("pass.example.com → {} cert={cert} (log {logged}); other SNI → {other}", call()))
+    // A terminating TLS server forwards the decrypted bytes to its TCP route (here an HTTP echo).
+    let (status, body) = s.https("term.example.com", 9444, "/t", &ca.cert, &["--http1.1"]);
+    let first = body.lines().next().unwrap_or_default().to_string();
+    s.ensure(status == "200 h1.1" && first == "gw-b", || format!("TLS termination to TCP: {status} {body}"))?;
+    let term_log = s.access(&["outbound|9080||gw-b.default.svc.cluster.local", "term.example.com "])?;
+    Ok(format!(
+        "pass.example.com → {} cert={cert} (log {logged}); other SNI → {other}; term.example.com → {status} {first} \
+         cert={} (log {term_log})",
+        call(),
+        s.cn("term.example.com", 9444)
+    ))
 }
