@@ -12,6 +12,7 @@
 pub mod breakers;
 pub mod outlier;
 pub mod retry;
+pub mod warming;
 
 use crate::config::cluster::{Discovery, HostSet};
 use crate::config::{Cluster, Config};

@@ -104,7 +104,7 @@ impl Up {
         let version =
             wait_for("a new config version", Duration::from_secs(10), || registry_version().filter(|v| *v > before));
         wait_for("every sidecar sent and SYNCED the new version", Duration::from_secs(15), || {
-            synced(version).then_some(())
+            synced(&debug, version).then_some(())
         });
     }
 
@@ -120,29 +120,16 @@ impl Up {
     /// Ctrl-C: `strait up` must exit by itself and leave no process of the mesh behind.
     fn interrupt(mut self) {
         let mut guard = self.guard.take().expect("running");
-        let pid = guard.child.id().to_string();
-        Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+        let pid = guard.child.id();
+        let children = children_of(pid);
+        self.check(children.len() >= 13, &format!("6 sidecars and 7 apps run as children: {children:?}"));
+        Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
         let exited = wait_for("strait up to exit after SIGINT", Duration::from_secs(30), || {
             guard.child.try_wait().ok().flatten()
         });
         self.check(exited.success(), &format!("strait up exits 0 after Ctrl-C, got {exited}"));
-        let state = self.dir.join("state").display().to_string();
-        let left: Vec<String> = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .filter(|c| c.contains(&state))
-            .collect();
-        self.check(left.is_empty(), &format!("no sidecar left after Ctrl-C: {left:?}"));
-        let (pp_app, pp_ip, api) =
-            (self.pod("productpage", "appIp"), self.pod("productpage", "ip"), self.pod("books-api", "ip"));
-        for addr in [format!("{pp_app}:9080"), format!("{pp_ip}:15021"), format!("{api}:8443")] {
-            let open =
-                std::net::TcpStream::connect_timeout(&addr.parse().expect("address"), Duration::from_secs(1)).is_ok();
-            self.check(!open, &format!("nothing listens on {addr} after Ctrl-C"));
-        }
+        let left: Vec<&u32> = children.iter().filter(|c| Path::new(&format!("/proc/{c}")).exists()).collect();
+        self.check(left.is_empty(), &format!("no process of the mesh left after Ctrl-C: {left:?}"));
         if self.netns {
             let prefix = format!("strait-cap-{pid}-");
             let list =
@@ -150,12 +137,33 @@ impl Up {
                     .into_owned();
             self.check(!list.contains(&prefix), &format!("the mesh's namespaces are gone: {list}"));
             self.check(!Path::new("/sys/class/net/strait-up0").exists(), "the uplink is gone");
+        } else {
+            // Loopback only: under netns these addresses are gone with the namespaces, and a
+            // connection attempt would leave the machine.
+            let (pp_app, pp_ip) = (self.pod("productpage", "appIp"), self.pod("productpage", "ip"));
+            for addr in [format!("{pp_app}:9080"), format!("{pp_ip}:15021"), "127.10.0.1:8443".to_string()] {
+                let addr = addr.parse().expect("address");
+                let open = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok();
+                self.check(!open, &format!("nothing listens on {addr} after Ctrl-C"));
+            }
         }
         let mesh = self.mesh().expect("mesh.json stays");
         self.check(mesh["pid"] == 0, "mesh.json says the mesh stopped");
         drop(guard);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The processes whose parent is `pid` (`/proc/PID/stat`, field 4).
+fn children_of(pid: u32) -> Vec<u32> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?.parse::<u32>().ok()?;
+            (ppid == pid).then(|| e.file_name().to_string_lossy().parse().ok()).flatten()
+        })
+        .collect()
 }
 
 fn all_ready(mesh: &Value) -> bool {

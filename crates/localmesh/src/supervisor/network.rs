@@ -39,6 +39,9 @@ impl Drop for Network {
             let _ = std::fs::remove_dir_all(dir);
         }
         self.pods.clear();
+        // The kernel frees a deleted namespace's devices asynchronously: remove the uplink (and
+        // with it the route) now, so the next mesh can start at once.
+        let _ = netns::ip(&["link", "del", UPLINK]);
     }
 }
 

@@ -249,3 +249,62 @@ fn http_filters(filters: &[HttpFilter]) -> Result<bool> {
 pub fn access_log(field: &str, logs: &[AccessLog]) -> Result<Option<Format>> {
     crate::access_log::from_config(field, logs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::pb::envoy::config::core::v3::{ConfigSource, config_source::ConfigSourceSpecifier};
+    use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::Rds;
+    use envoy_types::pb::google::protobuf::{Any, BoolValue};
+    use prost::Name;
+
+    /// A gateway's connection manager as the control plane makes it, minus filters and logs.
+    fn gateway() -> HttpConnectionManager {
+        let ads = ConfigSource {
+            config_source_specifier: Some(ConfigSourceSpecifier::Ads(Default::default())),
+            ..Default::default()
+        };
+        let router = HttpFilter {
+            name: ROUTER_FILTER.into(),
+            config_type: Some(ConfigType::TypedConfig(Any { type_url: Router::type_url(), value: Vec::new() })),
+            ..Default::default()
+        };
+        HttpConnectionManager {
+            stat_prefix: "outbound_127.0.0.220_8080".into(),
+            use_remote_address: Some(BoolValue { value: true }),
+            http_filters: vec![router],
+            route_specifier: Some(RouteSpecifier::Rds(Rds {
+                config_source: Some(ads),
+                route_config_name: "http.8080".into(),
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn edge_settings_compile() {
+        let edge = HttpManager::try_from(&gateway()).expect("compiles").edge;
+        assert!(edge.use_remote_address && !edge.skip_xff_append && !edge.preserve_external_request_id);
+        assert_eq!((edge.server_name.to_str().ok(), edge.server_header), (Some("envoy"), ServerHeader::Overwrite));
+        let named =
+            HttpConnectionManager { server_name: "istio-envoy".into(), server_header_transformation: 1, ..gateway() };
+        let edge = HttpManager::try_from(&named).expect("compiles").edge;
+        assert_eq!(
+            (edge.server_name.to_str().ok(), edge.server_header),
+            (Some("istio-envoy"), ServerHeader::AppendIfAbsent)
+        );
+    }
+
+    #[test]
+    fn edge_settings_it_cannot_honour_are_refused() {
+        let nack = |h: HttpConnectionManager| HttpManager::try_from(&h).expect_err("refused").to_string();
+        let no_ids = HttpConnectionManager { generate_request_id: Some(BoolValue { value: false }), ..gateway() };
+        assert_eq!(nack(no_ids), "generate_request_id: not supported by the Strait proxy");
+        let via = HttpConnectionManager { via: "gw".into(), ..gateway() };
+        assert!(nack(via).contains(
+            "field number 22 of envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+        ));
+        let bad = HttpConnectionManager { server_name: "a\nb".into(), ..gateway() };
+        assert!(nack(bad).starts_with("server_name: "));
+    }
+}

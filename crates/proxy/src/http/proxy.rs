@@ -259,6 +259,7 @@ async fn dispatch(
             r
         }
         Decision::Forward { forward, cluster, .. } if forward.connect => {
+            let config = crate::upstream::warming::warmed(shared, cluster, config.clone()).await;
             match connect::tunnel(req, &config, cluster, authority, shared, ex).await {
                 Ok(tunnel) => return Ok(tunnel),
                 Err(f) => explained(&f, ex, conn),
@@ -266,6 +267,9 @@ async fn dispatch(
         }
         Decision::Forward { .. } if req.method() == http::Method::CONNECT => return Err(Failure::NoRoute),
         Decision::Forward { forward, cluster, .. } => {
+            // Routing keeps the config it started with; a warming cluster's hosts come from
+            // the first config that has its endpoints.
+            let config = crate::upstream::warming::warmed(shared, cluster, config.clone()).await;
             match forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex, upgrade).await {
                 Ok(r) => r,
                 Err(f) if conn.verdicts.body_error() => return Err(f),

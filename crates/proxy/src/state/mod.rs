@@ -30,6 +30,9 @@ pub struct Shared {
     pub access_log: Sink,
     /// Graceful drain: listeners close, connections finish (`crate::listeners::drain`).
     pub drain: Arc<crate::listeners::drain::Drain>,
+    /// Woken after every applied EDS update (warming clusters wait for it:
+    /// `crate::upstream::warming`).
+    pub endpoints_arrived: tokio::sync::Notify,
 }
 
 /// Per type: what was applied, and the last rejection.
@@ -72,6 +75,7 @@ impl State {
                 pools: Pools::default(),
                 access_log,
                 drain: Arc::default(),
+                endpoints_arrived: tokio::sync::Notify::new(),
             }),
             store: Mutex::new(Store::default()),
             listeners: Manager::default(),
@@ -192,6 +196,9 @@ impl xds::Handler for State {
         if result.is_ok() && matches!(type_url, CLUSTER | ENDPOINT) {
             // Metric labels and `/clusters` read cluster and endpoint metadata.
             self.shared.access_log.telemetry().refresh(&store);
+        }
+        if result.is_ok() && type_url == ENDPOINT {
+            self.shared.endpoints_arrived.notify_waiters();
         }
         self.record(type_url, &result);
         self.update_readiness(&store);

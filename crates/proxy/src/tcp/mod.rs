@@ -54,7 +54,7 @@ pub async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     let cluster_name = proxy.pick().to_string();
     let mut record = record(local, remote, &cluster_name, &proxy);
     record.meta.requested_server_name = sni;
-    let config = shared.config.load_full();
+    let config = crate::upstream::warming::warmed(&shared, &cluster_name, shared.config.load_full()).await;
     let connected = async {
         let cluster = config.clusters.get(&cluster_name).ok_or(Failure::ClusterNotFound)?;
         let target =

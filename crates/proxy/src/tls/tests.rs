@@ -97,12 +97,10 @@ fn ca_secret(ca: &Ca) -> Arc<Secret> {
 
 /// A client trusting `ca`, offering h2 and http/1.1, with an optional client certificate.
 fn client(ca: &Ca, cert: Option<&(String, String)>) -> ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(rustls_pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).expect("pem")).expect("root");
     let builder = ClientConfig::builder_with_provider(Arc::new(secret::provider()))
         .with_safe_default_protocol_versions()
         .expect("versions")
-        .with_root_certificates(roots);
+        .with_root_certificates(roots(ca));
     let mut config = match cert {
         None => builder.with_no_client_auth(),
         Some((c, k)) => {
@@ -180,7 +178,7 @@ fn refusals_name_the_field() {
         match_typed_subject_alt_names: vec![other_name],
         ..Default::default()
     };
-    let cases: Vec<(DownstreamTlsContext, &str)> = vec![
+    let mut cases: Vec<(DownstreamTlsContext, &str)> = vec![
         (context(CommonTlsContext::default()), "typed_config.common_tls_context.tls_certificates: a server needs"),
         (
             context(CommonTlsContext { tls_certificates: vec![missing_file], ..Default::default() }),
@@ -225,6 +223,11 @@ fn refusals_name_the_field() {
             "typed_config.ocsp_staple_policy: not supported",
         ),
     ];
+    let cbc_only = TlsParameters { cipher_suites: vec!["ECDHE-RSA-AES128-SHA".into()], ..Default::default() };
+    let p521 = TlsParameters { ecdh_curves: vec!["P-521".into()], ..Default::default() };
+    let params = |p: TlsParameters| context(common(CommonTlsContext { tls_params: Some(p), ..Default::default() }));
+    cases.push((params(cbc_only), "tls_params.cipher_suites: none of these TLS 1.2 suites is supported"));
+    cases.push((params(p521), "tls_params.ecdh_curves[0]: P-521 is not supported by the Strait proxy"));
     for (ctx, want) in cases {
         let got = nack(&ctx);
         assert!(got.contains(want), "want {want:?} in {got:?}");
@@ -270,6 +273,34 @@ async fn simple_inline_serves_the_certificate_with_alpn() {
     assert_eq!(tls.secret_names().count(), 0);
     let got = handshake(&tls, &Secrets::new(), client(&ca, None), "bookinfo.example.com").await;
     assert_eq!(got.as_deref(), Ok("CN=bookinfo sni=bookinfo.example.com alpn=h2"));
+}
+
+#[tokio::test]
+async fn tls_parameters_bound_the_versions() {
+    let ca = Ca::new("ca");
+    let tls13 = TlsParameters { tls_minimum_protocol_version: TlsProtocol::TlSv13 as i32, ..Default::default() };
+    let common = CommonTlsContext {
+        tls_certificates: vec![certificate(&ca.leaf("p", "p.example.com"))],
+        tls_params: Some(tls13),
+        ..Default::default()
+    };
+    let tls = compile(&context(common)).expect("compiles");
+    let mut old = client(&ca, None);
+    let got = handshake(&tls, &Secrets::new(), old.clone(), "p.example.com").await;
+    assert_eq!(got.as_deref(), Ok("CN=p sni=p.example.com alpn=-"));
+    let v12 = ClientConfig::builder_with_provider(Arc::new(secret::provider()))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("versions");
+    old = v12.with_root_certificates(roots(&ca)).with_no_client_auth();
+    let e = handshake(&tls, &Secrets::new(), old, "p.example.com").await.expect_err("TLS 1.2 refused");
+    assert!(e.starts_with("server: "), "{e}");
+}
+
+/// A root store trusting `ca`.
+fn roots(ca: &Ca) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls_pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).expect("pem")).expect("root");
+    roots
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Delta (incremental) ADS: wildcard subscriptions to clusters and listeners, named
-//! subscriptions to the endpoints and route configs they reference, kept in step after
+//! subscriptions to the endpoints, route configs and SDS secrets they reference, kept in step after
 //! every applied response (subscribe what is new, unsubscribe what is gone). A reconnect
 //! sends the versions already held, so the server resends only what changed.
 
@@ -69,7 +69,7 @@ fn update(r: DeltaDiscoveryResponse) -> Update {
     Update { resources, removed: r.removed_resources, full_state: false }
 }
 
-/// Sends subscription changes for EDS and RDS (the first request of a type carries the
+/// Sends subscription changes for EDS, RDS and SDS (the first request of a type carries the
 /// versions held, for reconnects).
 async fn resubscribe(
     tx: &Tx,

@@ -1,7 +1,7 @@
 //! State-of-the-World ADS: each response carries every resource of its type (clusters,
 //! listeners) or every subscribed one (endpoints, route configs). ACKs echo the response's
 //! version and nonce; NACKs keep the last accepted version and carry the error. Subscription
-//! changes for endpoints and route configs are sent with the type's latest nonce (the
+//! changes for endpoints, route configs and SDS secrets are sent with the type's latest nonce (the
 //! server ignores requests answering older responses).
 
 use super::{AdsClient, CLUSTER, Failure, Handler, LISTENER, NAMED, Named, Update, nack_status};
@@ -77,7 +77,7 @@ fn update(r: DiscoveryResponse) -> Update {
     Update { resources, removed: Vec::new(), full_state: true }
 }
 
-/// Sends the EDS/RDS names when they changed (never an empty list: SotW reads that as "all").
+/// Sends the EDS/RDS/SDS names when they changed (never an empty list: SotW reads that as "all").
 async fn resubscribe(tx: &Tx, handler: &dyn Handler, watches: &mut HashMap<String, Watch>) {
     for ty in NAMED {
         let wanted: Vec<String> = handler.wanted(ty).into_iter().collect();
