@@ -264,9 +264,19 @@ fn local_mesh(data_plane: &str, exact: bool, netns: bool) {
         &format!("ALLOW_ANY passes through to the external API: {out:?}"),
     );
     up.apply("egress.yaml");
-    let out = up.from_productpage(true, &["-w", "\n%{http_connect} %{http_code}", &external]);
+    // The policy changes listeners, which Envoy warms before they take new connections: the
+    // ACK can come a moment before the new listener is in use.
     let refused = if netns { "\n000 000" } else { "\n503 000" };
-    up.check(!out.contains("books-api") && out.ends_with(refused), &format!("REGISTRY_ONLY refuses: {out:?}"));
+    let mut out = String::new();
+    let blocked = (0..50).any(|_| {
+        out = up.from_productpage(true, &["-w", "\n%{http_connect} %{http_code}", &external]);
+        let done = !out.contains("books-api");
+        if !done {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        done
+    });
+    up.check(blocked && out.ends_with(refused), &format!("REGISTRY_ONLY refuses: {out:?}"));
     wait_for("BlackHoleCluster in productpage's access log", Duration::from_secs(5), || {
         let log = up.logs("productpage-v1", Some("istio-proxy"));
         log.lines().any(|l| l.contains(" UH ") && l.contains("BlackHoleCluster")).then_some(())

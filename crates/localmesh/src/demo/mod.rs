@@ -30,6 +30,8 @@ pub struct Options {
     pub duration: Option<Duration>,
     /// Sidecars' data plane.
     pub data_plane: DataPlane,
+    /// Pod isolation.
+    pub isolation: Isolation,
     /// Requests per second to productpage.
     pub rps: u32,
     /// Control plane addresses.
@@ -74,7 +76,7 @@ pub async fn run(o: Options) -> Result<Outcome, String> {
         namespace: "default".into(),
         state_dir: dir.join("state"),
         data_plane: o.data_plane,
-        isolation: Isolation::None,
+        isolation: o.isolation,
         xds_address: o.xds_address,
         debug_address: o.debug_address,
         exe: o.exe.clone(),
@@ -106,17 +108,19 @@ async fn run_mesh(mesh: &Mesh, o: &Options, config: &std::path::Path, started: I
         return Err(format!("{e}\n{}", sidecar_hint(mesh)));
     }
     let proxies: Vec<String> = mesh.shared.pods.iter().filter(|p| p.sidecar).map(|p| p.proxy_name()).collect();
-    status::wait_synced(o.debug_address, &proxies, None, Duration::from_secs(30)).await?;
+    // The mesh's own address: under netns the control plane serves on the pods' network.
+    let debug = mesh.opts.debug_address;
+    status::wait_synced(debug, &proxies, None, Duration::from_secs(30)).await?;
     say(&format!(
         "mesh ready in {:.1}s; applying scenario {}: {}",
         started.elapsed().as_secs_f64(),
         o.scenario.name(),
         o.scenario.summary()
     ));
-    let version = status::registry_version(o.debug_address).await.unwrap_or(0);
+    let version = status::registry_version(debug).await.unwrap_or(0);
     let file = config.join("scenario.yaml");
     std::fs::write(&file, o.scenario.yaml()).map_err(|e| format!("{}: {e}", file.display()))?;
-    status::wait_synced(o.debug_address, &proxies, Some(version), Duration::from_secs(30)).await?;
+    status::wait_synced(debug, &proxies, Some(version), Duration::from_secs(30)).await?;
     say("scenario applied: every sidecar has acknowledged the new config");
     drive(mesh, o).await
 }

@@ -2,7 +2,7 @@
 //! numbers; and `strait demo-app` (hidden), the demo's apps themselves. See
 //! `strait_localmesh::demo` and `strait_localmesh::apps`.
 
-use super::up::DataPlane;
+use super::up::{DataPlane, Isolation};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +21,10 @@ pub struct Args {
     /// The sidecars' data plane.
     #[arg(long, value_enum, default_value_t = DataPlane::Strait)]
     data_plane: DataPlane,
+    /// Pod isolation: `none` (loopback addresses) or `netns` (network namespaces with iptables
+    /// capture; root).
+    #[arg(long, value_enum, default_value_t = Isolation::None)]
+    isolation: Isolation,
     /// Requests per second to productpage.
     #[arg(long, default_value_t = 20)]
     rps: u32,
@@ -57,6 +61,7 @@ pub fn run(a: &Args) -> ExitCode {
             scenario: strait_localmesh::demo::scenario::Scenario::parse(&a.scenario)?,
             duration: a.duration,
             data_plane: a.data_plane.into(),
+            isolation: a.isolation.into(),
             rps: a.rps.max(1),
             xds_address: a.xds_address,
             debug_address: a.debug_address,

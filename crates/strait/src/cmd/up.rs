@@ -33,6 +33,15 @@ pub enum Isolation {
     Netns,
 }
 
+impl From<Isolation> for strait_localmesh::supervisor::Isolation {
+    fn from(i: Isolation) -> Self {
+        match i {
+            Isolation::None => Self::None,
+            Isolation::Netns => Self::Netns,
+        }
+    }
+}
+
 /// Arguments of `strait up`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -74,10 +83,7 @@ pub fn run(a: &Args) -> ExitCode {
         namespace: a.namespace.clone(),
         state_dir,
         data_plane: a.data_plane.into(),
-        isolation: match a.isolation {
-            Isolation::None => strait_localmesh::supervisor::Isolation::None,
-            Isolation::Netns => strait_localmesh::supervisor::Isolation::Netns,
-        },
+        isolation: a.isolation.into(),
         xds_address: a.xds_address,
         debug_address: a.debug_address,
         exe,

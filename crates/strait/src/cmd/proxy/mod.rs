@@ -17,10 +17,10 @@ use std::time::Duration;
 /// Which data plane to run.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum DataPlane {
-    /// Real Envoy, configured over ADS (the default for now).
+    /// Real Envoy, configured over ADS (the oracle; pilot-agent's role is played by us).
     Envoy,
-    /// The Strait proxy (in development: becomes the default once it passes the conformance
-    /// suite that Envoy passes).
+    /// The Strait proxy (the default): the same xDS, the same behaviour, proven scenario by
+    /// scenario against Envoy in the conformance suite.
     Strait,
 }
 
@@ -56,9 +56,9 @@ impl Interception {
 /// Arguments of `strait proxy`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The data plane to run: `envoy` (the default for now) or `strait` (the Strait proxy,
-    /// which becomes the default once it passes the same conformance suite as Envoy).
-    #[arg(long, value_enum, default_value_t = DataPlane::Envoy)]
+    /// The data plane to run: `strait` (the Strait proxy, the default) or `envoy` (real Envoy
+    /// from PATH or `STRAIT_ENVOY`).
+    #[arg(long, value_enum, default_value_t = DataPlane::Strait)]
     data_plane: DataPlane,
     /// Control plane ADS address.
     #[arg(long, default_value = "127.0.0.1:15010")]
