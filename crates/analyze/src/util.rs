@@ -47,22 +47,8 @@ pub fn resource_name_from_host(default_ns: &str, host: &str) -> (String, String)
     service_of_fqdn(host).unwrap_or_else(|| (default_ns.to_string(), host.to_string()))
 }
 
-/// Istio's `host.Name.Matches`: equal names, or a `*.suffix` wildcard on either side covering
-/// the other.
-pub fn host_matches(a: &str, b: &str) -> bool {
-    match (a.strip_prefix('*'), b.strip_prefix('*')) {
-        (Some(sa), Some(sb)) => {
-            if a.len() < b.len() {
-                sb.ends_with(sa)
-            } else {
-                sa.ends_with(sb)
-            }
-        }
-        (Some(sa), None) => b.ends_with(sa),
-        (None, Some(sb)) => a.ends_with(sb),
-        (None, None) => a == b,
-    }
-}
+/// Istio's `host.Name.Matches` (the model's, so validation and analysis agree).
+pub use strait_model::networking::virtual_service::host_matches;
 
 /// True when `export_to` exports to every namespace (empty or containing `*`).
 pub fn exports_to_all(export_to: &[String]) -> bool {

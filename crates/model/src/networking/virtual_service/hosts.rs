@@ -72,7 +72,7 @@ fn is_ip(s: &str) -> bool {
 }
 
 /// Istio `host.Name.Matches`: the two names overlap (either covers the other).
-pub(super) fn host_matches(a: &str, b: &str) -> bool {
+pub fn host_matches(a: &str, b: &str) -> bool {
     match (a.strip_prefix('*'), b.strip_prefix('*')) {
         (Some(sa), Some(sb)) => {
             if a.len() < b.len() {

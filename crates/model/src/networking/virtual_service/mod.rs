@@ -19,6 +19,7 @@ mod l4;
 mod matching;
 mod policy;
 
+pub use hosts::host_matches;
 pub use policy::{GRPC_STATUS, grpc_status_code};
 mod unreachable;
 
