@@ -4,7 +4,12 @@
 //! the control plane runs embedded and sees the pods as Pod objects. `strait demo` runs a
 //! Bookinfo-like mesh whose apps are built into the binary and drives traffic through it.
 //!
-//! [`plan`] turns manifests into pods (pure, table-tested); [`supervisor`] runs them.
+//! [`plan`] turns manifests into pods (pure, table-tested); [`supervisor`] runs them (the
+//! embedded control plane, one task per process, readiness probes, the Pod objects the
+//! registry reads, and with `--isolation netns` a network namespace per pod); [`status`] is
+//! the live view; [`logs`] serves `strait logs`; [`up`] is `strait up`; [`apps`] are the demo
+//! apps built into the binary; [`demo`] is `strait demo` (scenarios, traffic, and per-service
+//! numbers parsed from the sidecars' access logs).
 
 pub mod apps;
 pub mod demo;

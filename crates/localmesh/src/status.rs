@@ -101,6 +101,18 @@ fn age(d: Duration) -> String {
     if s < 120 { format!("{s}s") } else { format!("{}m", s / 60) }
 }
 
+/// A full-screen redraw of `lines` that does not flicker: cursor home, each line written over
+/// the old one and cleared to its end, then everything below cleared.
+pub fn redraw(lines: &[String]) -> String {
+    let mut out = String::from("\x1b[H");
+    for l in lines {
+        out.push_str(l);
+        out.push_str("\x1b[K\n");
+    }
+    out.push_str("\x1b[J");
+    out
+}
+
 fn print_now(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
@@ -118,12 +130,8 @@ pub async fn run(shared: Arc<Shared>, debug: SocketAddr, header: Vec<String>, tt
         let lines = format(&rows);
         let mut text = String::new();
         if tty {
-            // Home, clear to the end of the screen, draw.
-            text.push_str("\x1b[H\x1b[J");
-            for l in header.iter().chain(&lines) {
-                text.push_str(l);
-                text.push('\n');
-            }
+            let all: Vec<String> = header.iter().chain(&lines).cloned().collect();
+            text = redraw(&all);
         } else {
             for row in rows.iter().skip(1) {
                 // Compare without the AGE column, which changes every second.

@@ -74,11 +74,7 @@ fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if workers == 1 {
         return tokio::runtime::Builder::new_current_thread().enable_all().build();
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name("strait-proxy")
-        .enable_all()
-        .build()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("strait-proxy").enable_all().build()
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {

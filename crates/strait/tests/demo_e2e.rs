@@ -2,7 +2,8 @@
 //! one sidecar per pod, the demo apps), applies the default scenario, drives traffic for the
 //! given duration and prints a summary computed from the sidecars' access logs. The summary
 //! must show traffic to every service and no failure the scenario does not explain.
-//! Loopback only: pods on 127.10.0.0/16, the control plane on 127.10.0.2.
+//! Loopback only: pods on 127.10.0.0/16, the control plane on 127.10.0.2; the netns case
+//! (root) runs in network namespaces the demo creates and removes.
 
 mod common;
 
@@ -26,11 +27,16 @@ fn table(summary: &str) -> Vec<(String, String, u64)> {
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn demo(data_plane: &str, scenario: &str, duration: &str) -> (bool, String, std::path::PathBuf) {
+    demo_with(data_plane, scenario, duration, "none")
+}
+
+fn demo_with(data_plane: &str, scenario: &str, duration: &str, isolation: &str) -> (bool, String, std::path::PathBuf) {
     let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = std::env::temp_dir().join(format!("strait-demo-e2e-{data_plane}-{scenario}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(bin())
         .args(["demo", "--duration", duration, "--scenario", scenario, "--data-plane", data_plane])
+        .args(["--isolation", isolation])
         .args(["--xds-address", "127.10.0.2:15010", "--debug-address", "127.10.0.2:15014"])
         .arg("--dir")
         .arg(&dir)
@@ -89,5 +95,21 @@ fn demo_with_envoy_sidecars() {
     let (ok, text, dir) = demo("envoy", "egress", "8s");
     check_summary(ok, &text);
     assert!(text.contains("BlackHoleCluster"), "REGISTRY_ONLY shows BlackHoleCluster:\n{text}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn demo_in_network_namespaces() {
+    if let Err(e) = strait_testkit::netns::check_available() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "--isolation netns under CI=true: {e}");
+        eprintln!("SKIP: --isolation netns: {e}");
+        return;
+    }
+    let (ok, text, dir) = demo_with("strait", "egress", "6s", "netns");
+    let rows = check_summary(ok, &text);
+    // Under capture the refused connection is plain TCP to the original destination: it still
+    // counts against books-api, as an expected BlackHoleCluster failure.
+    let api = rows.iter().find(|r| r.0 == "books-api").map_or(0, |r| r.2);
+    assert!(api > 0 && text.contains("BlackHoleCluster") && text.contains("UH:"), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }

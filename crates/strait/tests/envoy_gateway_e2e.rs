@@ -124,7 +124,17 @@ impl Gateway {
         let _cp = process::spawn("control plane", cp, &dir.join("control-plane.log"));
         let (admin, health, out) = (process::free_port("127.0.0.1"), process::free_port(ip), process::free_port(ip));
         let mut gw = Command::new(bin());
-        gw.args(["proxy", "--type", "router", "--data-plane", "envoy", "--xds-address", &format!("127.0.0.1:{xds}"), "--ip", ip]);
+        gw.args([
+            "proxy",
+            "--type",
+            "router",
+            "--data-plane",
+            "envoy",
+            "--xds-address",
+            &format!("127.0.0.1:{xds}"),
+            "--ip",
+            ip,
+        ]);
         gw.args(["--pod", "istio-ingressgateway-1", "--namespace", "istio-system", "--labels", "istio=ingressgateway"]);
         gw.args(["--admin-port", &admin.to_string(), "--health-port", &health.to_string()]);
         gw.args(["--outbound-port", &out.to_string(), "--log-level", "info"]);

@@ -72,7 +72,7 @@ impl Up {
     /// curl run as productpage's app would: through its sidecar's HTTP proxy (`-p`: a
     /// CONNECT tunnel, with `opaque`), or, under netns, from inside its namespace with no
     /// proxy settings (iptables hands the connection to the sidecar).
-    fn from_productpage(&self, opaque: bool, args: &[&str]) -> String {
+    fn curl_as_productpage(&self, opaque: bool, args: &[&str]) -> String {
         if self.netns {
             let ns = self.pod("productpage", "netns");
             let mut cmd = Command::new("ip");
@@ -233,7 +233,7 @@ fn local_mesh(data_plane: &str, exact: bool, netns: bool) {
 
     // 80/20: exactly 80 and 20 of 100 on the Strait proxy (smooth weighted round robin).
     up.apply("shift.yaml");
-    let bodies = up.from_productpage(false, &["http://reviews:9080/reviews/[1-100]"]);
+    let bodies = up.curl_as_productpage(false, &["http://reviews:9080/reviews/[1-100]"]);
     let (v1, v2) = (count(&bodies, "v1"), count(&bodies, "v2"));
     up.check(v1 + v2 == 100, &format!("100 answers from v1 or v2, got v1={v1} v2={v2} v3={}", count(&bodies, "v3")));
     if exact {
@@ -244,8 +244,8 @@ fn local_mesh(data_plane: &str, exact: bool, netns: bool) {
 
     // Fault: the caller's sidecar aborts about half the calls to ratings with 500 FI.
     up.apply("fault.yaml");
-    let codes =
-        up.from_productpage(false, &["-o", "/dev/null", "-w", "%{http_code}\n", "http://ratings:9080/ratings/[1-40]"]);
+    let codes = up
+        .curl_as_productpage(false, &["-o", "/dev/null", "-w", "%{http_code}\n", "http://ratings:9080/ratings/[1-40]"]);
     let aborted = codes.lines().filter(|c| *c == "500").count();
     up.check(codes.lines().count() == 40 && (4..=36).contains(&aborted), &format!("about half aborted: {codes}"));
     wait_for("FI in productpage's access log", Duration::from_secs(5), || {
@@ -258,7 +258,7 @@ fn local_mesh(data_plane: &str, exact: bool, netns: bool) {
     // REGISTRY_ONLY: opaque traffic to the external API (a CONNECT tunnel, or under capture a
     // plain connection to an unknown address) is refused by BlackHoleCluster.
     let external = format!("http://{}:8443/books/1", up.pod("books-api", "ip"));
-    let out = up.from_productpage(true, &["-w", "\n%{http_code}", &external]);
+    let out = up.curl_as_productpage(true, &["-w", "\n%{http_code}", &external]);
     up.check(
         out.contains("books-api") && out.ends_with("\n200"),
         &format!("ALLOW_ANY passes through to the external API: {out:?}"),
@@ -269,7 +269,7 @@ fn local_mesh(data_plane: &str, exact: bool, netns: bool) {
     let refused = if netns { "\n000 000" } else { "\n503 000" };
     let mut out = String::new();
     let blocked = (0..50).any(|_| {
-        out = up.from_productpage(true, &["-w", "\n%{http_connect} %{http_code}", &external]);
+        out = up.curl_as_productpage(true, &["-w", "\n%{http_connect} %{http_code}", &external]);
         let done = !out.contains("books-api");
         if !done {
             std::thread::sleep(Duration::from_millis(100));

@@ -32,6 +32,8 @@ pub struct Entry {
     pub upstream_host: String,
     /// `%UPSTREAM_CLUSTER_RAW%`.
     pub cluster: String,
+    /// `%DOWNSTREAM_LOCAL_ADDRESS%` (under capture, the original destination).
+    pub downstream_local: String,
     /// `%ROUTE_NAME%`.
     pub route: String,
 }
@@ -42,9 +44,10 @@ impl Entry {
         self.cluster.starts_with("inbound|") || self.cluster == "InboundPassthroughCluster"
     }
 
-    /// A failed request: 5xx, or no response code at all.
+    /// A failed request: 5xx, or no response code and a response flag (a TCP connection,
+    /// which has no code, fails only with a flag such as `UH` or `UF`).
     pub fn failed(&self) -> bool {
-        self.code >= 500 || self.code == 0
+        self.code >= 500 || (self.code == 0 && self.flags != "-")
     }
 }
 
@@ -73,6 +76,7 @@ fn parse_text(line: &str) -> Option<Entry> {
         authority: f[14].to_string(),
         upstream_host: f[15].to_string(),
         cluster: f[16].to_string(),
+        downstream_local: f[18].to_string(),
         route: f[21].to_string(),
     })
 }
@@ -126,6 +130,7 @@ fn parse_json(line: &str) -> Option<Entry> {
         authority: s("authority"),
         upstream_host: s("upstream_host"),
         cluster: s("upstream_cluster"),
+        downstream_local: s("downstream_local_address"),
         route: s("route_name"),
     })
 }
@@ -165,6 +170,17 @@ mod tests {
         let e = parse(INBOUND).expect("parses");
         assert!(e.inbound());
         assert_eq!(e.route, "default");
+    }
+
+    #[test]
+    fn tcp_lines_fail_only_with_a_flag() {
+        let ok = r#"[2025-06-01T10:00:04.000Z] "- - -" 0 - - - "-" 127 310 4 - "-" "-" "-" "-" "198.19.255.1:8443" PassthroughCluster 198.18.1.1:54016 198.19.255.1:8443 198.18.1.1:54012 - -"#;
+        let e = parse(ok).expect("parses");
+        assert_eq!((e.method.as_str(), e.code, e.cluster.as_str()), ("-", 0, "PassthroughCluster"));
+        assert_eq!(e.downstream_local, "198.19.255.1:8443");
+        assert!(!e.failed());
+        let refused = ok.replace(" 0 - - - ", " 0 UH - - ").replace("PassthroughCluster", "BlackHoleCluster");
+        assert!(parse(&refused).expect("parses").failed());
     }
 
     #[test]

@@ -199,17 +199,15 @@ async fn drive(mesh: &Mesh, o: &Options) -> Result<Outcome, String> {
             counters.failed.load(Ordering::Relaxed),
         );
         if tty {
-            let mut screen = format!(
-                "\x1b[H\x1b[Jstrait demo: scenario {} ({} sidecars): {}\n{line}\n\n",
+            let head = format!(
+                "strait demo: scenario {} ({} sidecars): {}",
                 o.scenario.name(),
                 o.data_plane.name(),
                 o.scenario.summary()
             );
-            for l in stats.table(start.elapsed()) {
-                screen.push_str(&l);
-                screen.push('\n');
-            }
-            print!("{screen}");
+            let lines: Vec<String> =
+                [head, line, String::new()].into_iter().chain(stats.table(start.elapsed())).collect();
+            print!("{}", status::redraw(&lines));
             let _ = std::io::stdout().flush();
         } else if last_print.elapsed() >= Duration::from_secs(5) {
             say(&line);

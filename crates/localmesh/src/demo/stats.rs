@@ -85,8 +85,11 @@ pub fn destination(e: &Entry, source: &PodInfo, pods: &Directory) -> Option<(Str
     if upstream.is_some_and(|p| p.sidecar) && !never_sent {
         return None;
     }
-    // A pod we know (outside the mesh, or named by a CONNECT authority): its labels.
-    if let Some(p) = upstream.or_else(|| ip_of(&e.authority).and_then(|ip| pods.get(ip))) {
+    // A pod we know (outside the mesh, named by a CONNECT authority, or under capture the
+    // original destination of a connection refused before it had an upstream): its labels.
+    let by_authority = || ip_of(&e.authority).and_then(|ip| pods.get(ip));
+    let by_destination = || ip_of(&e.downstream_local).and_then(|ip| pods.get(ip)).filter(|p| p.name != source.name);
+    if let Some(p) = upstream.or_else(by_authority).or_else(by_destination) {
         return Some((p.app.clone(), p.version.clone()));
     }
     // outbound|PORT|SUBSET|HOST: the service's short name and the subset.
@@ -225,6 +228,16 @@ mod tests {
                 key("details", "v1"),
             ),
             (&pp, entry("BlackHoleCluster", "-", "127.10.0.1:8443", 503, "UH"), key("books-api", "v1")),
+            (
+                &pp,
+                Entry { downstream_local: "127.10.0.1:8443".into(), ..entry("BlackHoleCluster", "-", "-", 0, "UH") },
+                key("books-api", "v1"),
+            ),
+            (
+                &pp,
+                Entry { downstream_local: "127.10.1.1:15001".into(), ..entry("-", "-", "-", 0, "UH") },
+                key("-", "-"),
+            ),
             (&pp, entry("PassthroughCluster", "127.10.0.1:8443", "127.10.0.1:8443", 200, "-"), key("books-api", "v1")),
             (&pp, entry("-", "-", "unknown.example:80", 502, "-"), key("unknown", "-")),
         ];

@@ -1,9 +1,11 @@
 //! Runs a planned mesh: the control plane embedded in this process (reading the user's config
 //! plus `STATE/registry/pods.json`, the Pod objects the supervisor keeps up to date), and for
 //! each pod a sidecar (`strait proxy`, a child process of this executable) and the app's
-//! processes. Threads: one multi-thread tokio runtime (the caller's) runs the control plane,
-//! one task per process and the file writer. Children are spawned only from runtime worker
-//! threads, which live as long as the mesh (their parent-death signal is per thread).
+//! processes, on loopback addresses or, with `--isolation netns`, in network namespaces with
+//! iptables capture ([`network`]). Threads: one multi-thread tokio runtime (the caller's) runs
+//! the control plane, one task per process and the file writer. Children are spawned only
+//! from runtime worker threads, which live as long as the mesh (their parent-death signal is
+//! per thread).
 
 pub mod network;
 pub mod pod;

@@ -3,14 +3,14 @@
 pub mod analyze;
 pub mod control_plane;
 pub mod demo;
-pub mod logs;
-pub mod up;
 pub mod explain;
 pub mod http;
+pub mod logs;
 pub mod proxy;
 pub mod proxy_config;
 pub mod proxy_config_secret;
 pub mod proxy_status;
+pub mod up;
 pub mod validate;
 
 use tracing_subscriber::EnvFilter;
