@@ -387,7 +387,10 @@ done
 
 for name in $scenarios; do
   for r in $(seq 1 "$rounds"); do
-    for t in $targets; do scenario "$name" "$t" "$r"; done
+    # Even rounds run the targets in reverse order, so no target always follows the same one.
+    order=$targets
+    [ $((r % 2)) = 0 ] && order=$(echo "$targets" | tr ' ' '\n' | tac | paste -sd' ')
+    for t in $order; do scenario "$name" "$t" "$r"; done
   done
 done
 

@@ -133,6 +133,8 @@ impl Mesh {
             xds_address: opts.xds_address.to_string(),
             debug_address: opts.debug_address.to_string(),
             data_plane: opts.data_plane.name().into(),
+            config: opts.paths.iter().map(|p| absolute(p)).collect(),
+            namespace: opts.namespace.clone(),
             pods: Vec::new(),
         };
         let background = vec![tokio::spawn(state::write_files(shared.clone(), head.clone()))];
@@ -245,6 +247,11 @@ impl Mesh {
         drop(self.shared);
         drop(self.network);
     }
+}
+
+/// `path` made absolute (against the current directory), so other commands find it.
+fn absolute(path: &str) -> String {
+    std::path::absolute(path).map_or_else(|_| path.to_string(), |p| p.display().to_string())
 }
 
 /// The sidecar's group under capture: istio-iptables lets its traffic through.

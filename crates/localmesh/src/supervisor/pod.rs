@@ -83,10 +83,12 @@ async fn keep_running(shared: Arc<Shared>, i: usize, which: Which, run: Run, mut
         let error = match process::spawn(&spec) {
             Err(e) => e,
             Ok(mut child) => {
+                let pid = child.id().unwrap_or(0);
                 shared.update(i, |s| {
                     if which != Which::Sidecar || s.phase == Phase::Pending {
                         s.phase = Phase::Running;
                     }
+                    set_pid(s, which, pid);
                 });
                 let status = tokio::select! {
                     status = child.wait() => status,
@@ -94,6 +96,7 @@ async fn keep_running(shared: Arc<Shared>, i: usize, which: Which, run: Run, mut
                     () = stopped(&mut stop) => {
                         shared.update(i, |s| s.phase = Phase::Terminating);
                         process::stop(&mut child, GRACE).await;
+                        shared.update(i, |s| set_pid(s, which, 0));
                         set_ready(&shared, i, which, false);
                         return;
                     }
@@ -106,6 +109,7 @@ async fn keep_running(shared: Arc<Shared>, i: usize, which: Which, run: Run, mut
         };
         tracing::warn!(pod = %shared.pods[i].name, error = %error, "restarting in {backoff:?}");
         shared.update(i, |s| {
+            set_pid(s, which, 0);
             s.phase = Phase::CrashLoopBackOff;
             s.restarts += 1;
             s.last_error = Some(error);
@@ -125,6 +129,15 @@ async fn keep_running(shared: Arc<Shared>, i: usize, which: Which, run: Run, mut
 /// Resolves once `stop` says true (or its sender is gone).
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Records container `which`'s process id (0: not running); the sidecar's is not recorded.
+fn set_pid(s: &mut super::state::PodStatus, which: Which, pid: u32) {
+    if let Which::Container(c) = which
+        && let Some(slot) = s.app_pids.get_mut(c)
+    {
+        *slot = pid;
+    }
 }
 
 fn set_ready(shared: &Shared, i: usize, which: Which, ready: bool) {

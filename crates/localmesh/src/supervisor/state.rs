@@ -44,6 +44,9 @@ pub struct PodStatus {
     pub admin_port: u16,
     /// The last failure (a process that could not start or exited).
     pub last_error: Option<String>,
+    /// Each container's process id while it runs (0 otherwise); `strait analyze --mesh` reads
+    /// the sockets they listen on.
+    pub app_pids: Vec<u32>,
 }
 
 impl PodStatus {
@@ -70,8 +73,11 @@ pub struct Shared {
 impl Shared {
     /// Shared state for `pods`, all pending.
     pub fn new(pods: Vec<PodPlan>, dir: PathBuf, namespaces: Vec<Option<Arc<Netns>>>) -> Self {
-        let status =
-            pods.iter().map(|p| PodStatus { containers_ready: vec![false; p.containers.len()], ..Default::default() });
+        let status = pods.iter().map(|p| PodStatus {
+            containers_ready: vec![false; p.containers.len()],
+            app_pids: vec![0; p.containers.len()],
+            ..Default::default()
+        });
         Self { status: Mutex::new(status.collect()), pods, version: watch::channel(0).0, dir, namespaces }
     }
 
@@ -134,6 +140,12 @@ pub struct MeshFile {
     pub debug_address: String,
     /// `strait` or `envoy`.
     pub data_plane: String,
+    /// The config files and directories the mesh runs (absolute), for `strait analyze --mesh`.
+    #[serde(default)]
+    pub config: Vec<String>,
+    /// The namespace of documents without one (`strait up -n`).
+    #[serde(default)]
+    pub namespace: String,
     /// Every pod.
     pub pods: Vec<PodEntry>,
 }
@@ -152,6 +164,9 @@ pub struct PodEntry {
     pub app: String,
     /// Version label.
     pub version: String,
+    /// Every label of the pod (the Services that select it).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Pod IP (the sidecar's).
     pub ip: String,
     /// Where the app binds.
@@ -171,6 +186,10 @@ pub struct PodEntry {
     /// The pod's network namespace (`--isolation netns`), empty otherwise.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub netns: String,
+    /// Each app container's process id while it runs (0 otherwise); each leads its own
+    /// process group.
+    #[serde(default)]
+    pub app_pids: Vec<u32>,
 }
 
 impl MeshFile {
@@ -203,6 +222,7 @@ pub fn mesh_file(shared: &Shared, head: &MeshFile) -> MeshFile {
                 deployment: p.deployment.clone(),
                 app: app.into(),
                 version: version.into(),
+                labels: p.labels.clone(),
                 ip: p.ip.to_string(),
                 app_ip: p.app_ip.to_string(),
                 sidecar: p.sidecar,
@@ -212,6 +232,7 @@ pub fn mesh_file(shared: &Shared, head: &MeshFile) -> MeshFile {
                 phase: s.phase,
                 restarts: s.restarts,
                 netns: shared.netns(i).map(|n| n.name().to_string()).unwrap_or_default(),
+                app_pids: s.app_pids.clone(),
             }
         })
         .collect();

@@ -134,8 +134,10 @@ impl Record {
         push_addr(out, self.downstream_local);
         out.push(' ');
         push_addr(out, self.downstream_remote);
-        // %REQUESTED_SERVER_NAME% is never known here.
-        out.push_str(" - ");
+        out.push(' ');
+        // %REQUESTED_SERVER_NAME%: the SNI of a TLS connection (gateways, PASSTHROUGH).
+        out.push_str(dash(self.meta.requested_server_name.as_deref()));
+        out.push(' ');
         out.push_str(dash(self.route_name.as_deref()));
         out.push('\n');
     }
@@ -159,7 +161,7 @@ impl Record {
             ("path", Json::text(self.path.as_deref())),
             ("protocol", Json::text(self.protocol)),
             ("request_id", Json::text(self.request_id.as_deref())),
-            ("requested_server_name", Json::Null),
+            ("requested_server_name", Json::text(self.meta.requested_server_name.as_deref())),
             ("response_code", Json::Number(u64::from(self.status))),
             ("response_code_details", Json::text(Some(&self.details))),
             ("response_flags", Json::Text(dash(Some(self.flags)))),

@@ -110,15 +110,10 @@ where
     let (mut received, mut sent) = (0u64, 0u64);
     let closer = loop {
         tokio::select! {
-            r = dr.read(&mut from_client) => match r {
-                Ok(n) if n > 0 => {
-                    if uw.write_all(&from_client[..n]).await.is_err() {
-                        break Closer::Upstream;
-                    }
-                    received += n as u64;
-                }
-                _ => break Closer::Downstream,
-            },
+            // Upstream first: Envoy reads a socket until EAGAIN, so an upstream close that
+            // arrived with its last bytes is seen before the client's reaction to those bytes
+            // (a WebSocket close echo and FIN is `UC` on Envoy, every time).
+            biased;
             r = ur.read(&mut from_server) => match r {
                 Ok(n) if n > 0 => {
                     if dw.write_all(&from_server[..n]).await.is_err() {
@@ -127,6 +122,15 @@ where
                     sent += n as u64;
                 }
                 _ => break Closer::Upstream,
+            },
+            r = dr.read(&mut from_client) => match r {
+                Ok(n) if n > 0 => {
+                    if uw.write_all(&from_client[..n]).await.is_err() {
+                        break Closer::Upstream;
+                    }
+                    received += n as u64;
+                }
+                _ => break Closer::Downstream,
             },
         }
     };

@@ -4,10 +4,15 @@
 //! or as JSON/YAML with `-o`. Exit 0 when no message reaches `--failure-threshold` (default
 //! Error) and every file parsed, 1 otherwise (in every output format; `istioctl` exits 79, and
 //! only for `-o log`), 2 on bad usage. Runtime facts about running workloads (listening
-//! sockets) can be given with `--runtime FILE` until the local mesh supplies them.
+//! sockets) can be given with `--runtime FILE`, or gathered from a running local mesh with
+//! `--mesh [STATE_DIR]`: its config directory is analyzed together with what each pod's app
+//! listens on right now (`strait_localmesh::facts`), so an app bound to 127.0.0.1 or to the
+//! wrong port is reported with its pod's name.
 
 use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use strait_analyze::runtime::{Listener, WorkloadFacts};
 use strait_analyze::{Level, LoadOptions, Message, Options, RuntimeFacts};
 
 /// Arguments of `strait analyze`.
@@ -15,7 +20,7 @@ use strait_analyze::{Level, LoadOptions, Message, Options, RuntimeFacts};
 pub struct Args {
     /// Files or directories to analyze (`-` reads stdin). Directories are searched recursively
     /// for .yaml, .yml and .json files.
-    #[arg(short = 'f', long = "filename", num_args = 1.., required_unless_present = "list_analyzers")]
+    #[arg(short = 'f', long = "filename", num_args = 1.., required_unless_present_any = ["list_analyzers", "mesh"])]
     files: Vec<String>,
     /// Namespace for documents that have none.
     #[arg(short = 'n', long, default_value = "default")]
@@ -27,6 +32,10 @@ pub struct Args {
     /// forward inbound traffic.
     #[arg(long)]
     runtime: Option<String>,
+    /// Analyze the running local mesh (`strait up`): its config (unless `-f` is given) plus
+    /// what each pod's app listens on now. STATE_DIR defaults to `strait up`'s.
+    #[arg(long, value_name = "STATE_DIR", num_args = 0..=1)]
+    mesh: Option<Option<PathBuf>>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Log)]
     output: Format,
@@ -101,9 +110,47 @@ fn list_analyzers() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn load(args: &Args) -> Result<strait_analyze::Input, String> {
-    let opts = LoadOptions { default_namespace: Some(args.namespace.clone()) };
-    let mut input = strait_analyze::load(&args.files, &opts);
+/// The running mesh's config paths, namespace and runtime facts (`--mesh`).
+fn mesh_facts(dir: &std::path::Path) -> Result<(Vec<String>, String, Vec<WorkloadFacts>), String> {
+    let (mesh, pods, skipped) = strait_localmesh::facts::gather(dir)?;
+    for s in skipped {
+        eprintln!("Not checked at runtime: {s}");
+    }
+    let workloads = pods
+        .into_iter()
+        .map(|p| WorkloadFacts {
+            namespace: p.namespace,
+            // The pod's own name: messages name the pod that misbehaves (the Services that
+            // select it are found through its labels).
+            name: p.name,
+            labels: p.labels,
+            forwards_to: p.forwards_to,
+            listening: p
+                .listening
+                .into_iter()
+                .map(|s| Listener { address: s.address, port: s.port, v6_only: s.v6_only })
+                .collect(),
+        })
+        .collect();
+    Ok((mesh.config, mesh.namespace, workloads))
+}
+
+/// The input, and the paths it was read from.
+fn load(args: &Args) -> Result<(strait_analyze::Input, Vec<String>), String> {
+    let (mut files, mut namespace, mut workloads) = (args.files.clone(), args.namespace.clone(), Vec::new());
+    if let Some(dir) = &args.mesh {
+        let dir = dir.clone().unwrap_or_else(strait_localmesh::up::default_state_dir);
+        let (config, ns, facts) = mesh_facts(&dir)?;
+        if files.is_empty() {
+            files = config;
+            if !ns.is_empty() {
+                namespace = ns;
+            }
+        }
+        workloads = facts;
+    }
+    let opts = LoadOptions { default_namespace: Some(namespace) };
+    let mut input = strait_analyze::load(&files, &opts);
     if let Some(path) = &args.mesh_config {
         let mut report = strait_config::LoadReport::default();
         input.mesh = strait_config::mesh::load_mesh_file(path, &mut report);
@@ -119,9 +166,10 @@ fn load(args: &Args) -> Result<strait_analyze::Input, String> {
         };
         input.runtime = serde_json::from_value::<RuntimeFacts>(value).map_err(|e| format!("{path}: {e}"))?;
     }
+    input.runtime.workloads.extend(workloads);
     // As `istioctl analyze` does for files: the mesh's ingress gateway is assumed to exist.
     input.add_default_ingress();
-    Ok(input)
+    Ok((input, files))
 }
 
 /// Runs the command.
@@ -139,8 +187,8 @@ pub fn run(args: &Args) -> ExitCode {
             }
         }
     }
-    let input = match load(args) {
-        Ok(input) => input,
+    let (input, files) = match load(args) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -180,7 +228,7 @@ pub fn run(args: &Args) -> ExitCode {
     }
     let parse_errors = input.load_errors.len();
     if shown.is_empty() {
-        let what = args.files.join(", ");
+        let what = files.join(", ");
         match parse_errors {
             0 => eprintln!("\u{2714} No validation issues found when analyzing {what}."),
             n => eprintln!("No validation issues found when analyzing {what} (but {n} problem(s) reading the files)."),
