@@ -234,7 +234,14 @@ start_sidecar() {
   pod=client-$dp
   admin=$(free_port)
   admin_of[$dp]=$admin
-  STRAIT_PROXY_WORKERS=1 RUST_LOG=warn "${on_proxy_cpu[@]}" "$bin" proxy --data-plane "$plane" \
+  local extra=()
+  # STRAIT_ENV_A, STRAIT_ENV_B: extra environment of the A (`strait`) and B builds, e.g.
+  # LD_PRELOAD=... to try an allocator.
+  case $dp in
+    strait) read -r -a extra <<<"${STRAIT_ENV_A:-}" ;;
+    straitb) read -r -a extra <<<"${STRAIT_ENV_B:-}" ;;
+  esac
+  env STRAIT_PROXY_WORKERS=1 RUST_LOG=warn "${extra[@]}" "${on_proxy_cpu[@]}" "$bin" proxy --data-plane "$plane" \
     --xds-address "127.0.0.1:$xds" --ip "$ip" --pod "$pod" --namespace default \
     --admin-port "$admin" --health-port 15021 --outbound-port 15001 --metrics-port 15090 \
     --bootstrap-dir "$work/$dp-bootstrap" >/dev/null 2>"$work/$dp.log" &

@@ -3,9 +3,9 @@
 //! asks for ([`from_config`]), written to stdout, one line per completed request or TCP
 //! connection, from one completion [`Record`]. The same record feeds the metrics
 //! ([`crate::metrics`]): [`Sink::complete`] is the one place where both are emitted, so a
-//! line and a count can never disagree. Lines are formatted on the request path and handed to
-//! a writer thread through a bounded queue, so a slow stdout never stalls traffic (a full
-//! queue drops lines and counts them); the writer drains and flushes it every 100 ms.
+//! line and a count can never disagree. Lines are formatted on the request path straight into a
+//! bounded buffer ([`line`]) that a writer thread swaps out and writes every 100 ms, so a slow
+//! stdout never stalls traffic (a full buffer drops lines and counts them).
 
 use crate::config::{ConfigError, unpack};
 use crate::metrics::Telemetry;
@@ -13,13 +13,17 @@ use envoy_types::pb::envoy::config::accesslog::v3::{AccessLog, access_log};
 use envoy_types::pb::envoy::config::core::v3::{data_source, substitution_format_string};
 use envoy_types::pb::envoy::extensions::access_loggers::file::v3::{FileAccessLog, file_access_log::AccessLogFormat};
 use envoy_types::pb::google::protobuf::value::Kind;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+
+mod line;
+
+#[cfg(test)]
+use line::civil_from_days;
+pub use line::rfc3339_millis;
 
 /// Istio's `EnvoyTextLogFormat`, byte for byte: the TEXT layout this proxy writes, so a TEXT
 /// log config must ask for exactly this.
@@ -209,187 +213,31 @@ pub struct Record {
     pub meta: Meta,
 }
 
-fn dash(s: Option<&str>) -> &str {
-    match s {
-        Some(s) if !s.is_empty() => s,
-        _ => "-",
-    }
-}
+/// Lines waiting for the writer, at most this many bytes (about 10,000 lines): past it lines
+/// are dropped and counted, so a stalled stdout never grows memory or stalls traffic.
+const PENDING_LIMIT: usize = 4 << 20;
 
-fn addr(a: Option<SocketAddr>) -> String {
-    a.map_or_else(|| "-".to_string(), |a| a.to_string())
-}
-
-impl Record {
-    /// The line in Istio's TEXT format, newline included.
-    pub fn format(&self) -> String {
-        let mut out = String::with_capacity(320);
-        let service_time = self.upstream_service_time.map_or_else(|| "-".to_string(), |t| t.to_string());
-        let _ = writeln!(
-            out,
-            "[{}] \"{} {} {}\" {} {} {} - \"{}\" {} {} {} {} \"{}\" \"{}\" \"{}\" \"{}\" \"{}\" {} {} {} {} {} {}",
-            rfc3339_millis(self.start),
-            dash(self.method.as_deref()),
-            dash(self.path.as_deref()),
-            dash(self.protocol),
-            self.status,
-            dash(Some(self.flags)),
-            dash(Some(&self.details)),
-            dash(Some(&self.transport_failure.replace(' ', "_"))),
-            self.bytes_received,
-            self.bytes_sent,
-            self.duration_ms,
-            service_time,
-            dash(self.x_forwarded_for.as_deref()),
-            dash(self.user_agent.as_deref()),
-            dash(self.request_id.as_deref()),
-            dash(self.authority.as_deref()),
-            addr(self.upstream_host),
-            dash(self.upstream_cluster.as_deref()),
-            addr(self.upstream_local),
-            self.downstream_local,
-            self.downstream_remote,
-            dash(self.meta.requested_server_name.as_deref()),
-            dash(self.route_name.as_deref()),
-        );
-        out
-    }
-}
-
-impl Record {
-    /// The line in Istio's JSON encoding, newline included, as Envoy writes it: keys sorted,
-    /// numbers for counts, durations and the status, `null` where TEXT prints `-` (except
-    /// `response_flags`, which Envoy prints as `"-"` in both).
-    pub fn json(&self) -> String {
-        let mut out = String::with_capacity(640);
-        let service_time = self.upstream_service_time.map(|t| t.to_string());
-        let transport = Some(self.transport_failure.replace(' ', "_")).filter(|t| !t.is_empty());
-        let fields: [(&str, Json<'_>); 24] = [
-            ("authority", Json::text(self.authority.as_deref())),
-            ("bytes_received", Json::Number(self.bytes_received)),
-            ("bytes_sent", Json::Number(self.bytes_sent)),
-            ("connection_termination_details", Json::Null),
-            ("downstream_local_address", Json::Addr(Some(self.downstream_local))),
-            ("downstream_remote_address", Json::Addr(Some(self.downstream_remote))),
-            ("duration", Json::Number(self.duration_ms)),
-            ("method", Json::text(self.method.as_deref())),
-            ("path", Json::text(self.path.as_deref())),
-            ("protocol", Json::text(self.protocol)),
-            ("request_id", Json::text(self.request_id.as_deref())),
-            ("requested_server_name", Json::text(self.meta.requested_server_name.as_deref())),
-            ("response_code", Json::Number(u64::from(self.status))),
-            ("response_code_details", Json::text(Some(&self.details))),
-            ("response_flags", Json::Text(dash(Some(self.flags)))),
-            ("route_name", Json::text(self.route_name.as_deref())),
-            ("start_time", Json::Owned(rfc3339_millis(self.start))),
-            ("upstream_cluster", Json::text(self.upstream_cluster.as_deref())),
-            ("upstream_host", Json::Addr(self.upstream_host)),
-            ("upstream_local_address", Json::Addr(self.upstream_local)),
-            ("upstream_service_time", service_time.map_or(Json::Null, Json::Owned)),
-            ("upstream_transport_failure_reason", transport.map_or(Json::Null, Json::Owned)),
-            ("user_agent", Json::text(self.user_agent.as_deref())),
-            ("x_forwarded_for", Json::text(self.x_forwarded_for.as_deref())),
-        ];
-        out.push('{');
-        for (i, (key, value)) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "\"{key}\":");
-            value.write(&mut out);
-        }
-        out.push_str("}\n");
-        out
-    }
-}
-
-/// A JSON value of an access log field.
-enum Json<'a> {
-    Null,
-    Number(u64),
-    Text(&'a str),
-    Owned(String),
-    Addr(Option<SocketAddr>),
-}
-
-impl<'a> Json<'a> {
-    /// A string, or `null` when absent or empty (where TEXT prints `-`).
-    fn text(s: Option<&'a str>) -> Self {
-        match s {
-            Some(s) if !s.is_empty() => Json::Text(s),
-            _ => Json::Null,
-        }
-    }
-
-    fn write(&self, out: &mut String) {
-        match self {
-            Json::Null | Json::Addr(None) => out.push_str("null"),
-            Json::Number(n) => {
-                let _ = write!(out, "{n}");
-            }
-            Json::Text(s) => quote(out, s),
-            Json::Owned(s) => quote(out, s),
-            Json::Addr(Some(a)) => {
-                let _ = write!(out, "\"{a}\"");
-            }
-        }
-    }
-}
-
-/// Appends `s` as a JSON string.
-fn quote(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// `2026-11-23T12:21:36.574Z`, as Envoy's `%START_TIME%` prints by default.
-pub fn rfc3339_millis(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
-}
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Where completion records go: the metrics, and a bounded queue to the stdout writer thread.
+/// Where completion records go: the metrics, and a buffer the stdout writer thread drains.
 #[derive(Debug)]
 pub struct Sink {
-    tx: Option<SyncSender<String>>,
+    shared: Arc<Pending>,
     writer: Option<std::thread::JoinHandle<()>>,
     dropped: AtomicU64,
     telemetry: Arc<Telemetry>,
 }
 
+/// Lines formatted on the request path, appended in place: no allocation per line and no
+/// cross-thread free (the buffer keeps its capacity; the writer swaps it for its empty one).
+#[derive(Debug, Default)]
+struct Pending {
+    lines: Mutex<String>,
+    closed: AtomicBool,
+}
+
 impl Drop for Sink {
     /// Writes out what is queued before the process ends.
     fn drop(&mut self) {
-        drop(self.tx.take());
+        self.shared.closed.store(true, Ordering::Release);
         if let Some(writer) = self.writer.take() {
             writer.thread().unpark();
             let _ = writer.join();
@@ -400,10 +248,11 @@ impl Drop for Sink {
 impl Sink {
     /// Starts the writer thread (stdout); records also feed `telemetry`.
     pub fn new(telemetry: Arc<Telemetry>) -> Self {
-        let (tx, rx) = sync_channel(8192);
-        let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || write_loop(&rx));
+        let shared = Arc::new(Pending::default());
+        let pending = shared.clone();
+        let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || write_loop(&pending));
         let writer = spawned.map_err(|e| tracing::error!("cannot start the access log writer: {e}")).ok();
-        Sink { tx: Some(tx), writer, dropped: AtomicU64::new(0), telemetry }
+        Sink { shared, writer, dropped: AtomicU64::new(0), telemetry }
     }
 
     /// A sink with metrics for an unnamed node (tests, tools).
@@ -412,18 +261,20 @@ impl Sink {
     }
 
     /// A request or connection is over: count it in the metrics and, when its listener asked
-    /// for an access log, queue its line (dropped, and counted, when the queue is full). The
-    /// one place both are emitted.
+    /// for an access log, append its line for the writer (dropped, and counted, when the
+    /// writer is that far behind). The one place both are emitted.
     pub fn complete(&self, record: &Record) {
         self.telemetry.complete(record);
         let Some(format) = record.meta.log else { return };
-        let line = match format {
-            Format::Text => record.format(),
-            Format::Json => record.json(),
-        };
-        let sent = self.tx.as_ref().map(|tx| tx.try_send(line));
-        if let Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) = sent {
+        let mut lines = self.shared.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lines.len() >= PENDING_LIMIT || self.writer.is_none() {
+            drop(lines);
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match format {
+            Format::Text => record.format_into(&mut lines),
+            Format::Json => lines.push_str(&record.json()),
         }
     }
 
@@ -443,31 +294,32 @@ impl Sink {
     }
 }
 
-/// How often the writer drains the queue: lines reach stdout within this (Envoy flushes its
+/// How often the writer drains the buffer: lines reach stdout within this (Envoy flushes its
 /// access logs every `--file-flush-interval-msec`, 200 ms under `strait proxy`). Polling
 /// instead of blocking means a request never wakes the writer: waking it per line cost a
 /// thread switch per request, more than formatting and writing the line.
 const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
-fn write_loop(rx: &Receiver<String>) {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+fn write_loop(pending: &Pending) {
+    let mut out = std::io::stdout().lock();
+    let mut batch = String::new();
     loop {
         // Woken early only when the sink closes.
         std::thread::park_timeout(FLUSH_INTERVAL);
-        loop {
-            match rx.try_recv() {
-                Ok(line) => {
-                    let _ = out.write_all(line.as_bytes());
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    let _ = out.flush();
-                    return;
-                }
+        let closed = pending.closed.load(Ordering::Acquire);
+        std::mem::swap(&mut *pending.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner), &mut batch);
+        if !batch.is_empty() {
+            let _ = out.write_all(batch.as_bytes());
+            let _ = out.flush();
+            // A burst's capacity is not kept forever.
+            if batch.capacity() > PENDING_LIMIT / 4 {
+                batch = String::new();
             }
+            batch.clear();
         }
-        let _ = out.flush();
+        if closed {
+            return;
+        }
     }
 }
 

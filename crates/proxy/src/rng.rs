@@ -36,19 +36,26 @@ pub fn below(n: u64) -> u64 {
     if n == 0 { 0 } else { ((u128::from(next_u64()) * u128::from(n)) >> 64) as u64 }
 }
 
-/// A random (version 4) UUID in its textual form, as Envoy generates `x-request-id`.
+/// A random (version 4) UUID in its textual form, as Envoy generates `x-request-id`. Written
+/// digit by digit: every request makes one, and `format!` with padded hex cost ~1% of a
+/// request (bench/proxy).
 pub fn uuid_v4() -> String {
     let (a, b) = (next_u64(), next_u64());
     let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000;
     let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xFFFF,
-        a & 0xFFFF,
-        b >> 48,
-        b & 0xFFFF_FFFF_FFFF
-    )
+    let bits = (u128::from(a) << 64) | u128::from(b);
+    let mut out = [0u8; 36];
+    let mut nibble = 32;
+    for (i, c) in out.iter_mut().enumerate() {
+        *c = if matches!(i, 8 | 13 | 18 | 23) {
+            b'-'
+        } else {
+            nibble -= 1;
+            b"0123456789abcdef"[((bits >> (nibble * 4)) & 0xF) as usize]
+        };
+    }
+    // Only ASCII hex digits and dashes were written.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -71,5 +78,22 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        let reference = |a: u64, b: u64| {
+            format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                a >> 32,
+                (a >> 16) & 0xFFFF,
+                a & 0xFFFF,
+                b >> 48,
+                b & 0xFFFF_FFFF_FFFF
+            )
+        };
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert!(id.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+        // Same layout as the `format!` it replaced.
+        let a = u64::from_str_radix(&id[..18].replace('-', ""), 16).expect("hex");
+        let b = u64::from_str_radix(&id[19..].replace('-', ""), 16).expect("hex");
+        assert_eq!(reference(a, b), id);
     }
 }

@@ -60,8 +60,12 @@ pub const EDGE_ONLY: [&str; 4] = [
 pub fn request(h: &mut HeaderMap, conn: &Conn) {
     let edge = &conn.hcm.edge;
     let scheme = if conn.tls.is_some() { "https" } else { "http" };
-    for name in CONTROL {
-        h.remove(name);
+    // Every CONTROL name starts with `x-envoy-`: one pass over the few headers a request has
+    // skips sixteen name parses and lookups when none does (bench/proxy: ~1% of a request).
+    if h.keys().any(|k| k.as_str().starts_with("x-envoy-")) {
+        for name in CONTROL {
+            h.remove(name);
+        }
     }
     if !edge.use_remote_address {
         if !h.contains_key(super::headers::X_FORWARDED_PROTO.clone()) {
