@@ -85,6 +85,13 @@ NGINX_IP=127.0.0.64
 STRAITB_IP=127.0.0.65 # the B build of an A/B run
 HOST=bench.default.svc.cluster.local
 
+# Runs share fixed loopback addresses: one at a time.
+exec 9>/tmp/strait-proxy-bench.lock
+if ! flock -n 9; then
+  echo "another bench/proxy run is in progress; waiting for it" >&2
+  flock 9
+fi
+
 work=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -151,7 +158,7 @@ nginx_conf "$work/nginx-up" "  sendfile on;
     listen $UP:8082 http2 backlog=4096;
     root $work/www;
   }"
-"${on_load_cpus[@]}" nginx -p "$work/nginx-up" -e "$work/nginx-up/error.log" -c "$work/nginx-up/nginx.conf" &
+"${on_load_cpus[@]}" nginx -p "$work/nginx-up" -e "$work/nginx-up/error.log" -c "$work/nginx-up/nginx.conf" 9>&- &
 pids+=($!)
 wait_http "http://$UP:8080/1k" 10
 
@@ -193,7 +200,7 @@ EOF
 xds=$(free_port)
 dbg=$(free_port)
 RUST_LOG=warn "${on_load_cpus[@]}" "$strait" control-plane --config "$cfg" --xds-address "127.0.0.1:$xds" \
-  --debug-address "127.0.0.1:$dbg" >"$work/control-plane.log" 2>&1 &
+  --debug-address "127.0.0.1:$dbg" >"$work/control-plane.log" 2>&1 9>&- &
 pids+=($!)
 wait_http "http://127.0.0.1:$dbg/ready" 60
 
@@ -244,7 +251,7 @@ start_sidecar() {
   env STRAIT_PROXY_WORKERS=1 RUST_LOG=warn "${extra[@]}" "${on_proxy_cpu[@]}" "$bin" proxy --data-plane "$plane" \
     --xds-address "127.0.0.1:$xds" --ip "$ip" --pod "$pod" --namespace default \
     --admin-port "$admin" --health-port 15021 --outbound-port 15001 --metrics-port 15090 \
-    --bootstrap-dir "$work/$dp-bootstrap" >/dev/null 2>"$work/$dp.log" &
+    --bootstrap-dir "$work/$dp-bootstrap" >/dev/null 2>"$work/$dp.log" 9>&- &
   local wrapper=$!
   pids+=("$wrapper")
   wait_http "http://$ip:15021/healthz/ready" 60
@@ -288,7 +295,7 @@ frontend fe
 backend be
   server up $UP:8080
 EOF
-  "${on_proxy_cpu[@]}" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+  "${on_proxy_cpu[@]}" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 9>&- &
   pid_of[haproxy]=$!
   pids+=($!)
   nginx_conf "$work/nginx-ref" "  upstream up { server $UP:8080; keepalive 2048; keepalive_requests 100000000; }
@@ -301,7 +308,7 @@ EOF
       proxy_set_header Connection \"\";
     }
   }"
-  "${on_proxy_cpu[@]}" nginx -p "$work/nginx-ref" -e "$work/nginx-ref/error.log" -c "$work/nginx-ref/nginx.conf" &
+  "${on_proxy_cpu[@]}" nginx -p "$work/nginx-ref" -e "$work/nginx-ref/error.log" -c "$work/nginx-ref/nginx.conf" 9>&- &
   pid_of[nginx]=$!
   pids+=($!)
   wait_http "${url_of[haproxy]}" 10
@@ -379,7 +386,7 @@ if [ -n "$hold" ]; then
   for t in $targets; do echo "$t: ${url_of[$t]} pid ${pid_of[$t]:-}" >&2; done
   echo "sidecars want -H ':authority: $HOST'; Ctrl-C (or kill $$) stops everything" >&2
   while true; do
-    sleep 3600 &
+    sleep 3600 9>&- &
     pids+=($!)
     wait $!
   done

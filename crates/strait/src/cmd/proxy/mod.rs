@@ -11,9 +11,10 @@ mod bootstrap;
 mod strait;
 
 /// The process's allocator: mimalloc. `strait proxy` (the Strait data plane) allocates per
-/// request, and bench/proxy measured mimalloc at 12% less CPU per request and 13% more
-/// requests/s than glibc's malloc at the same RSS (`bench/proxy/README.md`). Being global, it
-/// also serves the other subcommands of this binary.
+/// request; bench/proxy measured mimalloc at 9% fewer instructions per request than glibc's
+/// malloc (callgrind) and 10-13% less CPU per request in interleaved runs, at glibc's RSS
+/// thanks to the `no_thp` feature (with transparent huge pages idle RSS was 60% higher); see
+/// `bench/proxy/README.md`. Being global, it also serves the other subcommands of this binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
