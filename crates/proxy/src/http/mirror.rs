@@ -17,8 +17,7 @@ use crate::config::policy::Mirror;
 use crate::state::Shared;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::BodyExt;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 static X_ENVOY_INTERNAL: HeaderName = HeaderName::from_static("x-envoy-internal");
@@ -92,7 +91,7 @@ fn shadow_headers(h: &mut HeaderMap, host_suffix: bool) {
         h.insert(header::HOST, v);
     }
     h.insert(X_ENVOY_INTERNAL.clone(), HeaderValue::from_static("true"));
-    let local = local_address().to_string();
+    let local = crate::http::xff::local_address().to_string();
     let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(old) if !old.is_empty() => format!("{old},{local}"),
         _ => local,
@@ -108,26 +107,6 @@ pub fn shadow_host(host: &str) -> String {
         Some(i) if !host[i..].contains(']') => format!("{}-shadow{}", &host[..i], &host[i..]),
         _ => format!("{host}-shadow"),
     }
-}
-
-/// The machine's address as Envoy's `getLocalAddress(v4)` finds it: the first non-loopback
-/// IPv4 interface address, else the last loopback one, else 127.0.0.1.
-pub fn local_address() -> IpAddr {
-    static LOCAL: OnceLock<IpAddr> = OnceLock::new();
-    *LOCAL.get_or_init(|| {
-        let v4 = nix::ifaddrs::getifaddrs()
-            .into_iter()
-            .flatten()
-            .filter_map(|ifa| ifa.address.and_then(|a| a.as_sockaddr_in().map(|s| s.ip())));
-        let mut found = None;
-        for ip in v4 {
-            found = Some(ip);
-            if !ip.is_loopback() {
-                break;
-            }
-        }
-        IpAddr::V4(found.unwrap_or(Ipv4Addr::LOCALHOST))
-    })
 }
 
 #[cfg(test)]
@@ -157,7 +136,10 @@ mod tests {
         shadow_headers(&mut h, true);
         assert_eq!(h[header::HOST], "echo-shadow:9080");
         assert_eq!(h[&X_ENVOY_INTERNAL], "true");
-        assert_eq!(h[&X_FORWARDED_FOR].to_str().ok(), Some(format!("1.2.3.4,{}", local_address()).as_str()));
+        assert_eq!(
+            h[&X_FORWARDED_FOR].to_str().ok(),
+            Some(format!("1.2.3.4,{}", crate::http::xff::local_address()).as_str())
+        );
         let mut plain = HeaderMap::new();
         plain.insert(header::HOST, HeaderValue::from_static("echo:9080"));
         shadow_headers(&mut plain, false);

@@ -138,17 +138,23 @@ fn last_xff_address(h: &HeaderMap, skip: u32) -> Option<IpAddr> {
     entries.get(at)?.parse().ok()
 }
 
-/// The host's address as Envoy's local info has it: the first non-loopback IPv4 address of the
-/// machine's interfaces, else 127.0.0.1 (read once).
+/// The host's address as Envoy's `getLocalAddress(v4)` finds it (read once): the first
+/// non-loopback IPv4 interface address, else the last loopback one, else 127.0.0.1. XFF on
+/// loopback peers and mirrored requests both append it.
 pub fn local_address() -> IpAddr {
     static LOCAL: std::sync::LazyLock<IpAddr> = std::sync::LazyLock::new(|| {
-        let first = nix::ifaddrs::getifaddrs().ok().and_then(|mut addrs| {
-            addrs.find_map(|a| {
-                let ip = a.address?.as_sockaddr_in()?.ip();
-                (!ip.is_loopback()).then_some(IpAddr::V4(ip))
-            })
-        });
-        first.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        let mut found = None;
+        let v4 = nix::ifaddrs::getifaddrs()
+            .into_iter()
+            .flatten()
+            .filter_map(|ifa| ifa.address.and_then(|a| a.as_sockaddr_in().map(|s| s.ip())));
+        for ip in v4 {
+            found = Some(ip);
+            if !ip.is_loopback() {
+                break;
+            }
+        }
+        IpAddr::V4(found.unwrap_or(Ipv4Addr::LOCALHOST))
     });
     *LOCAL
 }
