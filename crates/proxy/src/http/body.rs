@@ -5,6 +5,7 @@
 //! byte is sent (or the client goes away), finishes the request's access log record with the
 //! byte counts and the duration.
 
+use super::client::ResponseBody;
 use crate::access_log::Record;
 use crate::state::Shared;
 use bytes::Bytes;
@@ -80,7 +81,7 @@ pub struct DownstreamBody {
 #[derive(Debug)]
 enum Inner {
     Full(Option<Bytes>),
-    Upstream(Incoming),
+    Upstream(ResponseBody),
 }
 
 /// The pending access log record of a request, finished when the response ends.
@@ -114,7 +115,7 @@ impl DownstreamBody {
     }
 
     /// The upstream's body.
-    pub fn upstream(body: Incoming) -> Self {
+    pub fn upstream(body: ResponseBody) -> Self {
         DownstreamBody { inner: Inner::Upstream(body), log: None }
     }
 
@@ -150,7 +151,7 @@ impl Body for DownstreamBody {
         let this = self.get_mut();
         let frame = match &mut this.inner {
             Inner::Full(bytes) => bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b))),
-            Inner::Upstream(incoming) => ready!(Pin::new(incoming).poll_frame(cx)).map(|r| r.map_err(Into::into)),
+            Inner::Upstream(upstream) => ready!(Pin::new(upstream).poll_frame(cx)),
         };
         if let (Some(Ok(f)), Some(log)) = (&frame, this.log.as_mut()) {
             if let Some(data) = f.data_ref() {

@@ -11,6 +11,8 @@
 //! compiled config changes (by identity), so a config push does not drop warm connections of
 //! clusters it did not touch.
 
+mod h1;
+mod h1_body;
 mod host;
 
 use super::body::UpstreamBody;
@@ -21,7 +23,8 @@ use crate::lb::ActiveGuard;
 use arc_swap::ArcSwap;
 use host::HostPool;
 use http::{Request, Response};
-use hyper::body::Incoming;
+pub use h1::Upgraded;
+pub use h1_body::{H1Body, ResponseBody};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,9 +37,11 @@ const SWEEP_AT: usize = 64;
 #[derive(Debug)]
 pub struct Sent {
     /// The response (its body streams from the upstream).
-    pub response: Response<Incoming>,
+    pub response: Response<ResponseBody>,
     /// Our end of the upstream connection.
     pub local: Option<SocketAddr>,
+    /// After `101`: the upstream side of the tunnel.
+    pub upgraded: Option<Upgraded>,
 }
 
 /// The pools of one cluster.

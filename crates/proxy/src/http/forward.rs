@@ -149,8 +149,8 @@ pub(super) async fn forward(
                 let mut upstream = upstream;
                 if upstream.response.status() == http::StatusCode::SWITCHING_PROTOCOLS
                     && let Some(downstream) = downstream_upgrade.take()
+                    && let Some(upstream_upgrade) = upstream.upgraded.take()
                 {
-                    let upstream_upgrade = hyper::upgrade::on(&mut upstream.response);
                     let response = switched(upstream, addr, ex);
                     upgrade::splice(downstream, upstream_upgrade, ex, shared);
                     return Ok(response);

@@ -14,6 +14,7 @@
 //! still goes upstream over HTTP/1.1 (Envoy would send an extended CONNECT, which most
 //! WebSocket servers do not accept).
 
+use super::client::Upgraded;
 use super::proxy::Exchange;
 use crate::state::Shared;
 use http::{HeaderMap, HeaderValue, header};
@@ -75,15 +76,14 @@ enum Closer {
 
 /// Splices the two upgraded connections once both are ready and writes the access log record
 /// when the tunnel ends (the response to the client is the 101 being returned).
-pub(super) fn splice(downstream: OnUpgrade, upstream: OnUpgrade, ex: &mut Exchange, shared: &Arc<Shared>) {
+pub(super) fn splice(downstream: OnUpgrade, upstream: Upgraded, ex: &mut Exchange, shared: &Arc<Shared>) {
     let mut record = ex.record.clone();
     let started = ex.started;
     let log = std::mem::take(&mut ex.log).then(|| shared.clone());
     tokio::spawn(async move {
-        let (closer, received, sent) = match tokio::join!(downstream, upstream) {
-            (Ok(d), Ok(u)) => relay(TokioIo::new(d), TokioIo::new(u)).await,
-            (Err(_), _) => (Closer::Downstream, 0, 0),
-            (_, Err(_)) => (Closer::Upstream, 0, 0),
+        let (closer, received, sent) = match downstream.await {
+            Ok(d) => relay(TokioIo::new(d), upstream).await,
+            Err(_) => (Closer::Downstream, 0, 0),
         };
         (record.bytes_received, record.bytes_sent) = (received, sent);
         (record.flags, record.details) = match closer {

@@ -13,6 +13,8 @@
 //! - A failed connect fails every pending request of the host (Envoy purges them too), with
 //!   the connect failure (`UF`) for each to report and retry.
 
+use super::h1::{Connection, Framing, SendError, Upgraded};
+use super::h1_body::{H1Body, Lease, ResponseBody};
 use super::{Sent, classify, lock};
 use crate::config::Cluster;
 use crate::config::cluster::ConnectionLimits;
@@ -22,7 +24,7 @@ use crate::lb::ActiveGuard;
 use crate::upstream::Dial;
 use crate::upstream::breakers::{Breakers, Permit};
 use http::Request;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -31,7 +33,6 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-type Sender1 = http1::SendRequest<UpstreamBody>;
 type Sender2 = http2::SendRequest<UpstreamBody>;
 
 /// The pool of one host.
@@ -66,11 +67,29 @@ struct State {
 
 /// An HTTP/1.1 connection, idle or lent to one request.
 #[derive(Debug)]
-struct Conn1 {
-    sender: Sender1,
+pub(super) struct Conn1 {
+    pub(super) io: Connection,
     local: Option<SocketAddr>,
     created: Instant,
     served: u32,
+    _open: Open,
+}
+
+/// An open connection's place in its pool: its circuit-breaker permit, and the pool's count,
+/// which drops (and may open a connection for a waiting request) when the connection closes.
+#[derive(Debug)]
+struct Open {
+    _permit: Permit,
+    pool: Weak<HostPool>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        // Connections are also dropped under the pool's lock: the count is updated from a task.
+        if let (Some(host), Ok(rt)) = (self.pool.upgrade(), tokio::runtime::Handle::try_current()) {
+            rt.spawn(async move { host.closed() });
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -181,36 +200,25 @@ impl HostPool {
             let reused = conn.served > 0;
             conn.served += 1;
             let local = conn.local;
-            match conn.sender.try_send_request(req).await {
-                Ok(response) => {
-                    self.when_done(conn, permit, active);
-                    return Ok(Sent { response, local });
+            match conn.io.send(req).await {
+                Ok(head) => {
+                    let lease = Lease { conn, host: self.clone(), permit, active, keep_alive: head.keep_alive };
+                    return Ok(respond(lease, head.parts, head.framing, local));
                 }
-                Err(mut e) => match e.take_message() {
-                    Some(back) if reused => req = back,
-                    _ => return Err(classify(e.error())),
-                },
+                Err(SendError::NotSent(back)) if reused => req = back,
+                Err(SendError::NotSent(_)) => return Err(Failure::UpstreamReset),
+                Err(SendError::Failed(e)) => {
+                    tracing::debug!("upstream exchange failed: {e}");
+                    return Err(Failure::UpstreamReset);
+                }
             }
         }
         Err(Failure::UpstreamReset)
     }
 
-    /// Gives the connection back once its response has been read to the end; the request
-    /// counts (circuit breaker, least request) until then.
-    fn when_done(self: &Arc<Self>, mut conn: Conn1, permit: Permit, active: Option<ActiveGuard>) {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let ready = conn.sender.ready().await.is_ok();
-            drop((permit, active));
-            if ready && let Some(host) = weak.upgrade() {
-                host.release_h1(conn);
-            }
-        });
-    }
-
-    fn release_h1(self: &Arc<Self>, conn: Conn1) {
+    pub(super) fn release_h1(self: &Arc<Self>, conn: Conn1) {
         let spent = self.limits.max_requests.is_some_and(|max| conn.served >= max);
-        if spent || conn.sender.is_closed() || self.retired(conn.created, Instant::now()) {
+        if spent || self.retired(conn.created, Instant::now()) {
             return; // dropping the sender closes the connection
         }
         self.deliver_h1(conn);
@@ -235,9 +243,8 @@ impl HostPool {
             let mut st = self.state();
             let now = Instant::now();
             while let Some(idle) = st.idle.pop() {
-                // A new connection takes its first request before its driver has run.
                 let fresh = self.idle_until(&idle).is_none_or(|at| at > now);
-                if fresh && !idle.conn.sender.is_closed() {
+                if fresh && idle.conn.io.is_usable() {
                     return Ok(idle.conn);
                 }
             }
@@ -274,7 +281,7 @@ impl HostPool {
         let mut lease = self.checkout_h2().await?;
         let _permit = self.breakers.request().ok_or(Failure::Overflow)?;
         let response = lease.sender.send_request(req).await.map_err(|e| classify(&e))?;
-        Ok(Sent { response, local: lease.local })
+        Ok(Sent { response: response.map(ResponseBody::H2), local: lease.local, upgraded: None })
     }
 
     async fn checkout_h2(self: &Arc<Self>) -> Result<Lease2, Failure> {
@@ -364,7 +371,7 @@ impl HostPool {
     fn closed(self: &Arc<Self>) {
         let mut st = self.state();
         st.open = st.open.saturating_sub(1);
-        st.idle.retain(|i| !i.conn.sender.is_closed());
+        st.idle.retain(|i| i.conn.io.is_usable());
         if st.h2.as_ref().is_some_and(|c| c.sender.is_closed()) {
             st.h2 = None;
         }
@@ -396,7 +403,7 @@ impl HostPool {
     /// Closes what is due; returns when to look again (None: nothing left to watch).
     fn reap(&self, now: Instant) -> Option<Instant> {
         let mut st = self.state();
-        st.idle.retain(|i| self.idle_until(i).is_none_or(|at| at > now) && !i.conn.sender.is_closed());
+        st.idle.retain(|i| self.idle_until(i).is_none_or(|at| at > now) && i.conn.io.is_usable());
         let mut next = st.idle.iter().filter_map(|i| self.idle_until(i)).min();
         if let Some(c) = &st.h2 {
             let idle = c.in_flight.load(Ordering::Acquire) == 0;
@@ -417,22 +424,41 @@ impl HostPool {
     }
 }
 
+/// The response of an HTTP/1.1 exchange; after `101` the connection leaves the pool as the
+/// upstream side of the tunnel, holding what the exchange held.
+fn respond(lease: Lease, parts: http::response::Parts, framing: Framing, local: Option<SocketAddr>) -> Sent {
+    if framing != Framing::Upgrade {
+        let response = http::Response::from_parts(parts, ResponseBody::H1(H1Body::new(lease, framing)));
+        return Sent { response, local, upgraded: None };
+    }
+    let Lease { conn, permit, active, .. } = lease;
+    let Conn1 { io: Connection { io, buf }, _open, .. } = conn;
+    let upgraded = Upgraded { io, leftover: buf.freeze(), _held: Box::new((_open, permit, active)) };
+    let response = http::Response::from_parts(parts, ResponseBody::H1(H1Body::ended()));
+    Sent { response, local, upgraded: Some(upgraded) }
+}
+
 /// Opens one connection to `addr` and hands it to the pool (or its failure to the pending
-/// requests); its driver task holds the circuit-breaker permit until it closes.
+/// requests). The connection holds the circuit-breaker `permit` until it closes.
 async fn connect(pool: Weak<HostPool>, addr: SocketAddr, dial: Dial, permit: Permit, h2: bool) {
-    let stream = dial.connect(addr).await;
-    let result = match stream {
-        Ok(stream) => handshake(stream, h2, pool.clone(), permit).await,
+    let result = match dial.connect(addr).await {
+        Ok(stream) if h2 => handshake_h2(stream, pool.clone(), permit).await,
+        Ok(stream) => {
+            let local = stream.local_addr().ok();
+            let _open = Open { _permit: permit, pool: pool.clone() };
+            let io = Connection::new(stream);
+            Ok(Handshaken::H1(Conn1 { io, local, created: Instant::now(), served: 0, _open }))
+        }
         Err(f) => Err(f),
     };
     let Some(host) = pool.upgrade() else { return };
     match result {
-        Ok(Handshaken::H1(sender, local)) => {
+        Ok(Handshaken::H1(conn)) => {
             {
                 let mut st = host.state();
                 st.connecting1 = st.connecting1.saturating_sub(1);
             }
-            host.deliver_h1(Conn1 { sender, local, created: Instant::now(), served: 0 });
+            host.deliver_h1(conn);
         }
         Ok(Handshaken::H2(sender, local)) => {
             let now = Instant::now();
@@ -444,41 +470,28 @@ async fn connect(pool: Weak<HostPool>, addr: SocketAddr, dial: Dial, permit: Per
 }
 
 enum Handshaken {
-    H1(Sender1, Option<SocketAddr>),
+    H1(Conn1),
     H2(Sender2, Option<SocketAddr>),
 }
 
-/// The protocol handshake; spawns the connection's driver, which owns `permit` and tells the
+/// The HTTP/2 handshake; spawns the connection's driver, which owns `permit` and tells the
 /// pool when the connection closes.
-async fn handshake(
+async fn handshake_h2(
     stream: tokio::net::TcpStream,
-    h2: bool,
     pool: Weak<HostPool>,
     permit: Permit,
 ) -> Result<Handshaken, Failure> {
     let local = stream.local_addr().ok();
     let io = TokioIo::new(stream);
-    let done = move || {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder.timer(TokioTimer::new());
+    let (sender, conn) = builder.handshake(io).await.map_err(|e| classify(&e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
         drop(permit);
         if let Some(host) = pool.upgrade() {
             host.closed();
         }
-    };
-    if h2 {
-        let mut builder = http2::Builder::new(TokioExecutor::new());
-        builder.timer(TokioTimer::new());
-        let (sender, conn) = builder.handshake(io).await.map_err(|e| classify(&e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-            done();
-        });
-        Ok(Handshaken::H2(sender, local))
-    } else {
-        let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(|e| classify(&e))?;
-        tokio::spawn(async move {
-            let _ = conn.with_upgrades().await;
-            done();
-        });
-        Ok(Handshaken::H1(sender, local))
-    }
+    });
+    Ok(Handshaken::H2(sender, local))
 }
