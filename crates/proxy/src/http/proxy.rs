@@ -102,11 +102,17 @@ fn authority_of(req: &Request<Incoming>) -> String {
 }
 
 /// Serves one request.
-pub async fn handle(
+///
+/// hyper keeps room for this future in every connection for the connection's whole life, so
+/// it is kept small: what needs no waiting (the request's record) is done here rather than in
+/// the future, which then holds the request once, not once per `async fn` level, and the
+/// large futures of forwarding and CONNECT tunnels are boxed in [`dispatch`] for the time
+/// they run.
+pub fn handle(
     mut req: Request<Incoming>,
     conn: Arc<Conn>,
     shared: Arc<Shared>,
-) -> Result<Response<DownstreamBody>, downstream::StreamReset> {
+) -> impl Future<Output = Result<Response<DownstreamBody>, downstream::StreamReset>> {
     let started = Instant::now();
     let early = downstream::screen(&mut req, &conn);
     let upgrade = downstream::Upgrade::of(&req);
@@ -162,18 +168,35 @@ pub async fn handle(
         cors: None,
         original_dst: conn.original_dst,
     };
-    let response = match early {
-        Some(e) => downstream::answer(e, &mut ex),
-        None => match dispatch(req, &authority, &path, &conn, &shared, &mut ex).await {
-            Ok(r) => echo_cors(r, &ex),
-            Err(_) if conn.verdicts.body_error() => downstream::broken_body(&mut ex),
-            Err(f) => {
-                let r = explained(&f, &mut ex, &conn);
-                echo_cors(r, &ex)
-            }
-        },
-    };
-    upgrade.answered(&response, &conn);
+    // Lent to `dispatch`, which takes it when it forwards (one copy of the request in the future).
+    let mut req = Some(req);
+    async move {
+        let response = match early {
+            Some(e) => downstream::answer(e, &mut ex),
+            None => match dispatch(&mut req, &authority, &path, &conn, &shared, &mut ex).await {
+                Ok(r) => echo_cors(r, &ex),
+                Err(_) if conn.verdicts.body_error() => downstream::broken_body(&mut ex),
+                Err(f) => {
+                    let r = explained(&f, &mut ex, &conn);
+                    echo_cors(r, &ex)
+                }
+            },
+        };
+        respond(response, ex, early, upgrade, &conn, &shared)
+    }
+}
+
+/// The response on its way down: the upgrade's outcome told to the HTTP/1 guard, the
+/// connection manager's response headers, and the access log written when its body ends.
+fn respond(
+    response: Response<DownstreamBody>,
+    mut ex: Exchange,
+    early: Option<downstream::Early>,
+    upgrade: downstream::Upgrade,
+    conn: &Conn,
+    shared: &Arc<Shared>,
+) -> Result<Response<DownstreamBody>, downstream::StreamReset> {
+    upgrade.answered(&response, conn);
     let (mut parts, body) = response.into_parts();
     super::xff::response(&mut parts.headers, &conn.hcm.edge);
     ex.record.meta.grpc_status = crate::metrics::labels::grpc_status_header(parts.headers.get("grpc-status"));
@@ -192,15 +215,17 @@ pub async fn handle(
     Ok(Response::from_parts(parts, body))
 }
 
-/// Routes and carries out the decision.
+/// Routes the request in `slot` and carries out the decision (taking the request when it goes
+/// upstream).
 async fn dispatch(
-    mut req: Request<Incoming>,
+    slot: &mut Option<Request<Incoming>>,
     authority: &str,
     path: &str,
     conn: &Conn,
     shared: &Arc<Shared>,
     ex: &mut Exchange,
 ) -> Result<Response<DownstreamBody>, Failure> {
+    let Some(req) = slot.as_mut() else { return Err(Failure::NoRoute) };
     let upgrade = upgrade::requested(req.version(), req.headers_mut());
     let config = shared.config.load_full();
     let table = config.route_table(&conn.hcm).ok_or(Failure::NoRoute)?;
@@ -231,7 +256,8 @@ async fn dispatch(
     if conn.hcm.faults
         && let Some(fault) = &plan.route.fault
     {
-        inject(fault, ex).await?;
+        // Boxed, as the rare waits below: their state would otherwise be part of every request's.
+        Box::pin(inject(fault, ex)).await?;
     }
     let roll = |per_million: u32| crate::rng::below(1_000_000) < u64::from(per_million);
     match cors::Policies::new(plan.route.cors.as_ref(), plan.vhost.cors.as_ref()).decide(
@@ -259,8 +285,9 @@ async fn dispatch(
             r
         }
         Decision::Forward { forward, cluster, .. } if forward.connect => {
-            let config = crate::upstream::warming::warmed(shared, cluster, config.clone()).await;
-            match connect::tunnel(req, &config, cluster, authority, shared, ex).await {
+            let config = warmed(shared, cluster, &config).await;
+            let Some(req) = slot.take() else { return Err(Failure::NoRoute) };
+            match Box::pin(connect::tunnel(req, &config, cluster, authority, shared, ex)).await {
                 Ok(tunnel) => return Ok(tunnel),
                 Err(f) => explained(&f, ex, conn),
             }
@@ -269,8 +296,14 @@ async fn dispatch(
         Decision::Forward { forward, cluster, .. } => {
             // Routing keeps the config it started with; a warming cluster's hosts come from
             // the first config that has its endpoints.
-            let config = crate::upstream::warming::warmed(shared, cluster, config.clone()).await;
-            match forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex, upgrade).await {
+            let config = warmed(shared, cluster, &config).await;
+            let Some(req) = slot.take() else { return Err(Failure::NoRoute) };
+            // Boxed (as the tunnel above): the forward future (retries, the pool's send) is the
+            // bulk of a request's state and exists only while it runs, not in the room hyper
+            // keeps for this future in every connection.
+            let forwarding =
+                forward::forward(req, &plan, forward, cluster, authority, path, &config, shared, ex, upgrade);
+            match Box::pin(forwarding).await {
                 Ok(r) => r,
                 Err(f) if conn.verdicts.body_error() => return Err(f),
                 // The router's local replies get the route's response headers, as Envoy's do.
@@ -283,6 +316,16 @@ async fn dispatch(
         headers::mutate_response(response.headers_mut(), m, cx);
     }
     Ok(response)
+}
+
+/// The config to pick `cluster`'s host from ([`crate::upstream::warming::warmed`]): a warming
+/// cluster's wait is rare, so it is boxed.
+async fn warmed(shared: &Shared, cluster: &str, config: &Arc<crate::config::Config>) -> Arc<crate::config::Config> {
+    let warming = config.clusters.get(cluster).is_some_and(|c| crate::upstream::warming::is_warming(c, config));
+    if !warming {
+        return config.clone();
+    }
+    Box::pin(crate::upstream::warming::warmed(shared, cluster, config.clone())).await
 }
 
 /// Applies a route's fault: the delay first, then the abort (each with its probability).

@@ -15,6 +15,7 @@
 //! 4. The filter chain is selected (`Listener::select`) and the connection goes to its HTTP
 //!    connection manager or TCP proxy; no chain closes it, as in Envoy.
 
+use super::drain::Tracked;
 use super::inspect::{self, Found};
 use crate::config::listener::{Connection, Listener, ListenerKind};
 use crate::config::{Config, listener::FilterChain};
@@ -41,12 +42,51 @@ pub struct Accepted {
     pub remote: SocketAddr,
     /// The accepting listener's name.
     pub listener: Arc<str>,
+    /// Counts the connection as open (for drain) until it is served.
+    pub tracked: Tracked,
 }
 
-/// Takes the connection through the steps above and serves it.
-pub async fn serve(a: Accepted, shared: Arc<Shared>, index: Arc<arc_swap::ArcSwap<Index>>) {
+/// Where [`choose`] sends a connection.
+struct Chosen {
+    chain: Arc<FilterChain>,
+    local: SocketAddr,
+    original_dst: Option<SocketAddr>,
+    sni: Option<Arc<str>>,
+}
+
+/// Takes the connection through the steps above and serves it with the chain's network
+/// filter. This future is the connection's task for its whole life, so what serves a plain
+/// HTTP connection is all it holds: the listener lookup and inspection are done by then
+/// ([`choose`]), and TLS and TCP, with their larger state (a TLS session, a splice), are boxed.
+// Not an `async fn`: one would keep a second copy of its arguments for the connection's life.
+#[allow(clippy::manual_async_fn)]
+pub fn serve(a: Accepted, shared: Arc<Shared>, index: Arc<arc_swap::ArcSwap<Index>>) -> impl Future<Output = ()> {
+    async move {
+        let Some(Chosen { chain, local, original_dst, sni }) = choose(&a, &shared, &index).await else { return };
+        let Accepted { stream, remote, tracked: _tracked, .. } = a;
+        if let Some(tls) = &chain.tls {
+            let at = crate::tls::serve::Addresses { local, remote, original_dst };
+            return Box::pin(crate::tls::serve::terminate(stream, tls, &chain.kind, at, shared)).await;
+        }
+        match &chain.kind {
+            ListenerKind::Http(hcm) => {
+                let conn = Conn::new(hcm.clone(), local, remote).with_original_dst(original_dst);
+                crate::http::serve(stream, conn, shared).await;
+            }
+            ListenerKind::Tcp(proxy) => {
+                // The SNI the TLS inspector read is logged (`%REQUESTED_SERVER_NAME%`), as by Envoy.
+                let _ = stream.set_nodelay(true);
+                let serve = crate::tcp::serve_stream(stream, sni, proxy.clone(), local, remote, original_dst, shared);
+                Box::pin(serve).await;
+            }
+        }
+    }
+}
+
+/// Steps 1 to 4: the filter chain for the connection, None when it is to be closed.
+async fn choose(a: &Accepted, shared: &Shared, index: &arc_swap::ArcSwap<Index>) -> Option<Chosen> {
     let config = shared.config.load_full();
-    let Some(mut listener) = config.listeners.get(&*a.listener).cloned() else { return };
+    let mut listener = config.listeners.get(&*a.listener).cloned()?;
     let accepted_on = a.stream.local_addr().unwrap_or(listener.address);
     let restores = listener.use_original_dst || listener.listener_filters.restores_destination();
     let original_dst = if restores { original_dst(&a.stream).filter(|d| *d != unmapped(accepted_on)) } else { None };
@@ -54,7 +94,7 @@ pub async fn serve(a: Accepted, shared: Arc<Shared>, index: Arc<arc_swap::ArcSwa
     let mut found = Found::default();
     if let Err(why) = inspect::run(&a.stream, &listener.listener_filters, local.port(), &mut found).await {
         tracing::debug!(listener = %listener.name, remote = %a.remote, "listener filters closed the connection: {why:?}");
-        return;
+        return None;
     }
     if listener.use_original_dst
         && let Some(to) = original_dst.and_then(|d| hand_off(&config, &index.load(), d, &listener.name))
@@ -62,7 +102,7 @@ pub async fn serve(a: Accepted, shared: Arc<Shared>, index: Arc<arc_swap::ArcSwa
         listener = to;
         if let Err(why) = inspect::run(&a.stream, &listener.listener_filters, local.port(), &mut found).await {
             tracing::debug!(listener = %listener.name, remote = %a.remote, "listener filters closed the connection: {why:?}");
-            return;
+            return None;
         }
     }
     let conn = Connection {
@@ -74,37 +114,10 @@ pub async fn serve(a: Accepted, shared: Arc<Shared>, index: Arc<arc_swap::ArcSwa
     };
     let Some(chain) = listener.select(&conn).cloned() else {
         tracing::debug!(listener = %listener.name, local = %local, remote = %a.remote, "no matching filter chain");
-        return;
+        return None;
     };
     let sni = found.server_name.as_deref().map(Arc::from);
-    run_chain(a.stream, &chain, local, a.remote, original_dst, sni, shared).await;
-}
-
-/// Serves the connection with `chain`'s network filter.
-async fn run_chain(
-    stream: TcpStream,
-    chain: &FilterChain,
-    local: SocketAddr,
-    remote: SocketAddr,
-    original_dst: Option<SocketAddr>,
-    sni: Option<Arc<str>>,
-    shared: Arc<Shared>,
-) {
-    if let Some(tls) = &chain.tls {
-        let at = crate::tls::serve::Addresses { local, remote, original_dst };
-        return crate::tls::serve::terminate(stream, tls, &chain.kind, at, shared).await;
-    }
-    match &chain.kind {
-        ListenerKind::Http(hcm) => {
-            let conn = Conn::new(hcm.clone(), local, remote).with_original_dst(original_dst);
-            crate::http::serve(stream, conn, shared).await;
-        }
-        ListenerKind::Tcp(proxy) => {
-            // The SNI the TLS inspector read is logged (`%REQUESTED_SERVER_NAME%`), as by Envoy.
-            let _ = stream.set_nodelay(true);
-            crate::tcp::serve_stream(stream, sni, proxy.clone(), local, remote, original_dst, shared).await;
-        }
-    }
+    Some(Chosen { chain, local, original_dst, sni })
 }
 
 /// The listener a restored destination is handed to: exact address, else the wildcard one on

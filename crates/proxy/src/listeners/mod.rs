@@ -16,6 +16,9 @@
 pub mod accept;
 pub mod drain;
 pub mod inspect;
+#[cfg(test)]
+#[path = "size_tests.rs"]
+mod size_tests;
 pub mod sniff;
 
 use crate::config::Listener;
@@ -113,12 +116,8 @@ async fn accept_loop(socket: TcpListener, at: Loop, mut stop: watch::Receiver<bo
         match accepted {
             Ok((stream, remote)) => {
                 let tracked = shared.drain.track();
-                let accepted = accept::Accepted { stream, remote, listener: name.clone() };
-                let (shared, index) = (shared.clone(), index.clone());
-                tokio::spawn(async move {
-                    accept::serve(accepted, shared, index).await;
-                    drop(tracked);
-                });
+                let accepted = accept::Accepted { stream, remote, listener: name.clone(), tracked };
+                tokio::spawn(accept::serve(accepted, shared.clone(), index.clone()));
             }
             Err(e) if is_out_of_descriptors(&e) => shedder.shed(&socket, name).await,
             Err(e) => {
