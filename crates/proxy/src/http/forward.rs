@@ -63,134 +63,150 @@ struct Timeouts {
 }
 
 /// Forwards `req` to `cluster_name` per `forward`; Ok is the upstream's response.
+///
+/// Not an `async fn`: the request is taken apart before the future is made, so the future
+/// (boxed per request in flight) holds its parts once rather than the whole request as an
+/// argument and again as parts.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn forward(
-    req: Request<Incoming>,
-    plan: &Plan<'_>,
-    forward: &Forward,
-    cluster_name: &str,
-    authority: &str,
-    path: &str,
-    config: &Config,
-    shared: &Arc<Shared>,
-    ex: &mut Exchange,
+pub(super) fn forward<'a>(
+    mut req: Request<Incoming>,
+    plan: &'a Plan<'a>,
+    forward: &'a Forward,
+    cluster_name: &'a str,
+    authority: &'a str,
+    path: &'a str,
+    config: &'a Config,
+    shared: &'a Arc<Shared>,
+    ex: &'a mut Exchange,
     upgrade: Option<Requested>,
-) -> Result<Response<DownstreamBody>, Failure> {
-    let cluster = config.clusters.get(cluster_name).ok_or(Failure::ClusterNotFound)?;
-    let mut req = req;
+) -> impl Future<Output = Result<Response<DownstreamBody>, Failure>> + 'a {
     let mut downstream_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
-    let retry = forward.retry.as_ref().filter(|r| r.num_retries > 0);
-    let mirrors = if upgrade.is_none() { mirror::drawn(&forward.mirrors) } else { Vec::new() };
-    let mut body = Some(prepare_body(body, retry.is_some() || !mirrors.is_empty(), ex).await?);
-    // Envoy's `x-envoy-upstream-service-time` runs from the end of the downstream request,
-    // across retries.
-    let complete = Instant::now();
-    let timeouts = timeouts(forward, &parts.headers, ex.record.meta.grpc);
-    let mut prepared = prepare(parts, plan, authority, path, upgrade.as_ref(), &ex.record);
-    timeout_headers(&mut prepared.headers, timeouts, Duration::ZERO);
-    if !mirrors.is_empty()
-        && let Some(UpstreamBody::Full(copy)) = &body
-    {
-        let count = plan.vhost.attempt_count;
-        mirror::shadow(&mirrors, &prepared, copy.as_ref(), timeouts.route, count, shared);
-    }
-    let pool = shared.pools.get(cluster);
-    let h2 = pool.speaks_h2(prepared.h2) && upgrade.is_none();
-    let deadline = timeouts.route.map(|t| ex.started + t);
-    let attempts = retry.map_or(1, |r| r.num_retries.saturating_add(1));
-    let (key, set_cookie) = hash_key(forward, cluster, &prepared, path, ex);
-    let mut tried: Vec<SocketAddr> = Vec::new();
-    // Held from the moment a retry is decided until its outcome is known (Envoy's retry
-    // resource).
-    let mut _retrying: Option<Permit> = None;
-    for attempt in 1..=attempts {
-        let header = |name: &str| prepared.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let target = crate::upstream::Target {
-            authority,
-            header,
-            local: Some(ex.record.downstream_local),
-            original_dst: ex.original_dst,
-        };
-        let avoid = retry.filter(|r| r.avoid_previous_hosts).map(|r| (tried.as_slice(), r.host_selection_attempts));
-        let (addr, active) = crate::upstream::pick_keyed(cluster, config, &target, avoid, key)?;
-        tried.push(addr);
-        ex.record.upstream_host = Some(addr);
-        let upstream_body = match &body {
-            Some(UpstreamBody::Full(b)) => UpstreamBody::Full(b.clone()),
-            _ => body.take().unwrap_or_else(UpstreamBody::empty),
-        };
-        if attempt > 1 {
-            timeout_headers(&mut prepared.headers, timeouts, ex.started.elapsed());
+    async move {
+        let cluster = config.clusters.get(cluster_name).ok_or(Failure::ClusterNotFound)?;
+        let retry = forward.retry.as_ref().filter(|r| r.num_retries > 0);
+        let mirrors = if upgrade.is_none() { mirror::drawn(&forward.mirrors) } else { Vec::new() };
+        let mut body = Some(prepare_body(body, retry.is_some() || !mirrors.is_empty(), ex).await?);
+        // Envoy's `x-envoy-upstream-service-time` runs from the end of the downstream request,
+        // across retries.
+        let complete = Instant::now();
+        let timeouts = timeouts(forward, &parts.headers, ex.record.meta.grpc);
+        let mut prepared = prepare(parts, plan, authority, path, upgrade.as_ref(), &ex.record);
+        timeout_headers(&mut prepared.headers, timeouts, Duration::ZERO);
+        if !mirrors.is_empty()
+            && let Some(UpstreamBody::Full(copy)) = &body
+        {
+            let count = plan.vhost.attempt_count;
+            mirror::shadow(&mirrors, &prepared, copy.as_ref(), timeouts.route, count, shared);
         }
-        let request = build(&prepared, addr, authority, h2, attempt, plan.vhost.attempt_count, upstream_body)?;
-        let sent = Instant::now();
-        let limit = earliest(deadline, timeouts.per_try.map(|t| sent + t));
-        let call = pool.send(addr, request, h2, active);
-        let result = match limit {
-            Some(at) => tokio::time::timeout_at(at.into(), call).await.map_err(|_| ()),
-            None => Ok(call.await),
-        };
-        _retrying = None;
-        let outcome = Attempt { retried: attempt > 1, more: attempt < attempts, replayable: body.is_some() };
-        let last = match result {
-            Ok(Ok(upstream)) => {
-                let status = upstream.response.status().as_u16();
-                crate::upstream::report(cluster, addr, Outcome::Status(status));
-                let wanted = retry.is_some_and(|r| status_retryable(status, &r.on, &r.status_codes));
-                let flag = match outcome.next(wanted, cluster) {
-                    Next::Retry(permit) => {
-                        _retrying = Some(permit);
-                        back_off(retry, attempt, deadline).await;
-                        continue;
+        let pool = shared.pools.get(cluster);
+        let h2 = pool.speaks_h2(prepared.h2) && upgrade.is_none();
+        let deadline = timeouts.route.map(|t| ex.started + t);
+        let attempts = retry.map_or(1, |r| r.num_retries.saturating_add(1));
+        let (key, set_cookie) = hash_key(forward, cluster, &prepared, path, ex);
+        let mut tried: Vec<SocketAddr> = Vec::new();
+        // Held from the moment a retry is decided until its outcome is known (Envoy's retry
+        // resource).
+        let mut _retrying: Option<Permit> = None;
+        for attempt in 1..=attempts {
+            let header = |name: &str| prepared.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let target = crate::upstream::Target {
+                authority,
+                header,
+                local: Some(ex.record.downstream_local),
+                original_dst: ex.original_dst,
+            };
+            let avoid = retry.filter(|r| r.avoid_previous_hosts).map(|r| (tried.as_slice(), r.host_selection_attempts));
+            let (addr, active) = crate::upstream::pick_keyed(cluster, config, &target, avoid, key)?;
+            tried.push(addr);
+            ex.record.upstream_host = Some(addr);
+            let upstream_body = match &body {
+                Some(UpstreamBody::Full(b)) => UpstreamBody::Full(b.clone()),
+                _ => body.take().unwrap_or_else(UpstreamBody::empty),
+            };
+            if attempt > 1 {
+                timeout_headers(&mut prepared.headers, timeouts, ex.started.elapsed());
+            }
+            // The last attempt takes the prepared headers; earlier ones copy them.
+            let headers =
+                if attempt == attempts { std::mem::take(&mut prepared.headers) } else { prepared.headers.clone() };
+            let request = build(
+                &prepared,
+                headers,
+                addr,
+                authority,
+                h2,
+                plan.vhost.attempt_count.then_some(attempt),
+                upstream_body,
+            )?;
+            let sent = Instant::now();
+            let limit = earliest(deadline, timeouts.per_try.map(|t| sent + t));
+            let call = pool.send(addr, request, h2, active);
+            let result = match limit {
+                Some(at) => tokio::time::timeout_at(at.into(), call).await.map_err(|_| ()),
+                None => Ok(call.await),
+            };
+            _retrying = None;
+            let outcome = Attempt { retried: attempt > 1, more: attempt < attempts, replayable: body.is_some() };
+            let last = match result {
+                Ok(Ok(upstream)) => {
+                    let status = upstream.response.status().as_u16();
+                    crate::upstream::report(cluster, addr, Outcome::Status(status));
+                    let wanted = retry.is_some_and(|r| status_retryable(status, &r.on, &r.status_codes));
+                    let flag = match outcome.next(wanted, cluster) {
+                        Next::Retry(permit) => {
+                            _retrying = Some(permit);
+                            back_off(retry, attempt, deadline).await;
+                            continue;
+                        }
+                        Next::Stop(flag) => flag,
+                    };
+                    let mut upstream = upstream;
+                    if upstream.response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                        && let Some(downstream) = downstream_upgrade.take()
+                        && let Some(upstream_upgrade) = upstream.upgraded.take()
+                    {
+                        let response = switched(upstream, addr, ex);
+                        upgrade::splice(downstream, upstream_upgrade, ex, shared);
+                        return Ok(response);
                     }
-                    Next::Stop(flag) => flag,
-                };
-                let mut upstream = upstream;
-                if upstream.response.status() == http::StatusCode::SWITCHING_PROTOCOLS
-                    && let Some(downstream) = downstream_upgrade.take()
-                    && let Some(upstream_upgrade) = upstream.upgraded.take()
-                {
-                    let response = switched(upstream, addr, ex);
-                    upgrade::splice(downstream, upstream_upgrade, ex, shared);
+                    let mut response = respond(upstream, complete, addr, flag, ex);
+                    if let Some(cookie) = set_cookie {
+                        response.headers_mut().append(header::SET_COOKIE, cookie);
+                    }
                     return Ok(response);
                 }
-                let mut response = respond(upstream, complete, addr, flag, ex);
-                if let Some(cookie) = set_cookie {
-                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                Ok(Err(Failure::Overflow)) => Failure::Overflow,
+                Ok(Err(f)) => {
+                    crate::upstream::report(cluster, addr, Outcome::ConnectFailed);
+                    f
                 }
-                return Ok(response);
-            }
-            Ok(Err(Failure::Overflow)) => Failure::Overflow,
-            Ok(Err(f)) => {
-                crate::upstream::report(cluster, addr, Outcome::ConnectFailed);
-                f
-            }
-            Err(()) => {
-                crate::upstream::report(cluster, addr, Outcome::Timeout);
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(Failure::Timeout);
+                Err(()) => {
+                    crate::upstream::report(cluster, addr, Outcome::Timeout);
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(Failure::Timeout);
+                    }
+                    // A per-try timeout: retried like a 5xx.
+                    Failure::Timeout
                 }
-                // A per-try timeout: retried like a 5xx.
-                Failure::Timeout
-            }
-        };
-        let wanted = retry.is_some_and(|r| match &last {
-            Failure::Timeout => r.on.five_xx || r.on.gateway_error,
-            f => f.retryable(&r.on),
-        });
-        match outcome.next(wanted, cluster) {
-            Next::Retry(permit) => {
-                _retrying = Some(permit);
-                back_off(retry, attempt, deadline).await;
-            }
-            Next::Stop(flag) if flag.is_empty() && !outcome.retried => return Err(last),
-            Next::Stop(flag) => {
-                return Err(Failure::AfterRetries { last: Box::new(last), retried: outcome.retried, flag });
+            };
+            let wanted = retry.is_some_and(|r| match &last {
+                Failure::Timeout => r.on.five_xx || r.on.gateway_error,
+                f => f.retryable(&r.on),
+            });
+            match outcome.next(wanted, cluster) {
+                Next::Retry(permit) => {
+                    _retrying = Some(permit);
+                    back_off(retry, attempt, deadline).await;
+                }
+                Next::Stop(flag) if flag.is_empty() && !outcome.retried => return Err(last),
+                Next::Stop(flag) => {
+                    return Err(Failure::AfterRetries { last: Box::new(last), retried: outcome.retried, flag });
+                }
             }
         }
+        Err(Failure::NoHealthyUpstream)
     }
-    Err(Failure::NoHealthyUpstream)
 }
 
 /// The request's consistent-hash key, for ring-hash and Maglev clusters only (as Envoy, which
@@ -342,19 +358,19 @@ fn prepare(
     }
 }
 
-/// One attempt's request: origin-form over HTTP/1.1; over HTTP/2 the `Host` becomes
-/// `:authority` (the host's address when the `Host` is not a valid authority).
+/// One attempt's request (with `headers`, `p`'s or a copy of them): origin-form over HTTP/1.1;
+/// over HTTP/2 the `Host` becomes `:authority` (the host's address when the `Host` is not a
+/// valid authority); `x-envoy-attempt-count` when `attempt_count` is given.
 pub(super) fn build(
     p: &Prepared,
+    mut headers: HeaderMap,
     addr: SocketAddr,
     authority: &str,
     h2: bool,
-    attempt: u32,
-    count: bool,
+    attempt_count: Option<u32>,
     body: UpstreamBody,
 ) -> Result<Request<UpstreamBody>, Failure> {
     let path = if p.path.is_empty() { "/" } else { &p.path };
-    let mut headers = p.headers.clone();
     let uri: Uri = if h2 {
         let host = headers.remove(header::HOST);
         let host = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(authority);
@@ -368,7 +384,7 @@ pub(super) fn build(
     *req.uri_mut() = uri;
     *req.version_mut() = if h2 { Version::HTTP_2 } else { Version::HTTP_11 };
     *req.headers_mut() = headers;
-    if count {
+    if let Some(attempt) = attempt_count {
         req.headers_mut().insert(X_ENVOY_ATTEMPT_COUNT.clone(), HeaderValue::from(attempt));
     }
     Ok(req)

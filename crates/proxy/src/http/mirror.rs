@@ -69,7 +69,11 @@ async fn send(copy: Prepared, cluster_name: &str, body: Option<bytes::Bytes>, co
     let Ok((addr, active)) = crate::upstream::pick(cluster, &config, &target, None) else { return };
     let pool = shared.pools.get(cluster);
     let h2 = pool.speaks_h2(copy.h2);
-    let Ok(request) = build(&copy, addr, &authority, h2, 1, count, UpstreamBody::Full(body)) else { return };
+    let Ok(request) =
+        build(&copy, copy.headers.clone(), addr, &authority, h2, count.then_some(1), UpstreamBody::Full(body))
+    else {
+        return;
+    };
     match pool.send(addr, request, h2, active).await {
         Ok(sent) => {
             let status = sent.response.status().as_u16();

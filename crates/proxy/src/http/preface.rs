@@ -37,7 +37,7 @@ pub async fn detect<I: AsyncRead + Unpin>(mut io: I) -> io::Result<(Version, Rew
             break;
         }
     }
-    Ok((version, Rewind { io, buf, start: 0, end: filled as u8 }))
+    Ok((version, Rewind { io, buf, start: 0, end: filled as u8, error: None }))
 }
 
 /// `io` with the bytes [`detect`] read in front of it.
@@ -47,16 +47,30 @@ pub struct Rewind<I> {
     buf: [u8; PREFACE.len()],
     start: u8,
     end: u8,
+    /// An error met reading past the put-back bytes, for the next read.
+    error: Option<io::Error>,
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Err(e));
+        }
         if this.start < this.end {
             let rest = &this.buf[usize::from(this.start)..usize::from(this.end)];
             let n = rest.len().min(out.remaining());
             out.put_slice(&rest[..n]);
             this.start += n as u8;
+            // What already arrived behind them goes in the same read: hyper handed a head in
+            // two pieces keeps the larger buffer it grows for the second (16 KiB instead of
+            // 8 KiB per connection, for the connection's life).
+            if this.start == this.end
+                && out.remaining() > 0
+                && let Poll::Ready(Err(e)) = Pin::new(&mut this.io).poll_read(cx, out)
+            {
+                this.error = Some(e);
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.io).poll_read(cx, out)
@@ -130,5 +144,16 @@ mod tests {
         let mut piece = [0u8; 4];
         io.read_exact(&mut piece).await.unwrap();
         assert_eq!(&piece, b"POST");
+    }
+
+    #[tokio::test]
+    async fn the_put_back_bytes_come_with_what_followed_them() {
+        let (mut client, server) = tokio::io::duplex(256);
+        let head: &[u8] = b"GET /a-path-longer-than-the-preface HTTP/1.1\r\nhost: a\r\n\r\n";
+        client.write_all(head).await.unwrap();
+        let (_, mut io) = detect(server).await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = io.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], head, "one read gives the whole head");
     }
 }

@@ -21,15 +21,43 @@ use hyper::body::Body;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Response header fields accepted (Envoy's and hyper's default).
 const MAX_HEADERS: usize = 100;
 /// A response head larger than this is a protocol error.
 const MAX_HEAD_BYTES: usize = 96 * 1024;
-/// The first read of a response: a typical head and a small body fit.
-const FIRST_READ: usize = 4 * 1024;
+/// One read from an upstream socket: at most this much, through a per-thread scratch buffer.
+pub(super) const READ_SIZE: usize = 16 * 1024;
+
+thread_local! {
+    /// Reads land here first and only the bytes that came are copied to the connection's
+    /// buffer: a response in flight holds what it received (a 1 KiB response: ~1.3 KB), not a
+    /// read-sized buffer, as HAProxy and Envoy size theirs to the data.
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+}
+
+/// Reads up to `want` bytes from `io` onto the end of `buf`; Ok(0) at EOF.
+pub(super) fn poll_read_some(
+    io: &TcpStream,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+    want: usize,
+) -> Poll<io::Result<usize>> {
+    loop {
+        std::task::ready!(io.poll_read_ready(cx))?;
+        let read: io::Result<usize> = SCRATCH.with_borrow_mut(|scratch| {
+            let n = io.try_read(&mut scratch[..want.clamp(1, READ_SIZE)])?;
+            buf.extend_from_slice(&scratch[..n]);
+            Ok(n)
+        });
+        match read {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            done => return Poll::Ready(done),
+        }
+    }
+}
 
 /// An upstream HTTP/1.1 connection.
 #[derive(Debug)]
@@ -98,51 +126,57 @@ impl Connection {
     }
 
     /// Writes `req` and reads the response head (skipping interim responses).
-    pub(super) async fn send(&mut self, req: Request<UpstreamBody>) -> Result<Head, SendError> {
+    /// (The head is framed and encoded before the future is made, which then holds the
+    /// request once.)
+    pub(super) fn send(&mut self, req: Request<UpstreamBody>) -> impl Future<Output = Result<Head, SendError>> + '_ {
         let (mut parts, body) = req.into_parts();
         let framing = request_framing(&parts.method, &mut parts.headers, &body);
         let mut req = Request::from_parts(parts, body);
         let head = encode_head(&req);
         let head_request = req.method() == Method::HEAD;
-        let streamed = match framing {
-            RequestFraming::None => false,
-            RequestFraming::Length(_) => matches!(req.body(), UpstreamBody::Stream(..)),
-            RequestFraming::Chunked => true,
-        };
-        if streamed {
-            if let Err(e) = self.io.write_all(&head).await {
-                tracing::debug!("upstream request head not written: {e}");
-                return Err(SendError::NotSent(req));
-            }
-            drop(head);
-            match self.write_body(req.into_body(), framing).await {
-                Ok(()) => {}
-                Err(Cut::Downstream(e)) => return Err(SendError::Failed(e)),
-                // The upstream answered (or closed) before taking the whole body: its answer, if
-                // it sent one, is the response (as Envoy relays an early 413), and the
-                // connection is done.
-                Err(Cut::Upstream(e)) => {
-                    let mut head = self.read_head(head_request).await.map_err(|_| SendError::Failed(e))?;
-                    head.keep_alive = false;
-                    return Ok(head);
-                }
-            }
-        } else {
-            // A body of known bytes goes with the head in one write.
-            let body = match req.body_mut() {
-                UpstreamBody::Full(b) if framing != RequestFraming::None => b.take(),
-                _ => None,
+        async move {
+            let streamed = match framing {
+                RequestFraming::None => false,
+                RequestFraming::Length(_) => matches!(req.body(), UpstreamBody::Stream(..)),
+                RequestFraming::Chunked => true,
             };
-            let mut parts = [IoSlice::new(&head), IoSlice::new(body.as_deref().unwrap_or_default())];
-            if let Err(e) = write_all_vectored(&mut self.io, &mut parts).await {
-                tracing::debug!("upstream request not written: {e}");
-                if let (UpstreamBody::Full(slot), Some(b)) = (req.body_mut(), body) {
-                    *slot = Some(b);
+            if streamed {
+                if let Err(e) = self.io.write_all(&head).await {
+                    tracing::debug!("upstream request head not written: {e}");
+                    return Err(SendError::NotSent(req));
                 }
-                return Err(SendError::NotSent(req));
+                drop(head);
+                match self.write_body(req.into_body(), framing).await {
+                    Ok(()) => {}
+                    Err(Cut::Downstream(e)) => return Err(SendError::Failed(e)),
+                    // The upstream answered (or closed) before taking the whole body: its answer, if
+                    // it sent one, is the response (as Envoy relays an early 413), and the
+                    // connection is done.
+                    Err(Cut::Upstream(e)) => {
+                        let mut head = self.read_head(head_request).await.map_err(|_| SendError::Failed(e))?;
+                        head.keep_alive = false;
+                        return Ok(head);
+                    }
+                }
+            } else {
+                // A body of known bytes goes with the head in one write.
+                let body = match req.body_mut() {
+                    UpstreamBody::Full(b) if framing != RequestFraming::None => b.take(),
+                    _ => None,
+                };
+                let mut parts = [IoSlice::new(&head), IoSlice::new(body.as_deref().unwrap_or_default())];
+                if let Err(e) = write_all_vectored(&mut self.io, &mut parts).await {
+                    tracing::debug!("upstream request not written: {e}");
+                    if let (UpstreamBody::Full(slot), Some(b)) = (req.body_mut(), body) {
+                        *slot = Some(b);
+                    }
+                    return Err(SendError::NotSent(req));
+                }
+                // Nothing of the request is needed while the response is awaited.
+                drop((head, req));
             }
+            self.read_head(head_request).await.map_err(SendError::Failed)
         }
-        self.read_head(head_request).await.map_err(SendError::Failed)
     }
 
     /// Streams the request body with its framing, until its end or until the upstream answers.
@@ -205,11 +239,8 @@ impl Connection {
             if self.buf.len() >= MAX_HEAD_BYTES {
                 return Err(protocol_error("response head too large"));
             }
-            let spare = self.buf.capacity() - self.buf.len();
-            if spare < 512 {
-                self.buf.reserve(FIRST_READ.max(self.buf.len()));
-            }
-            if self.io.read_buf(&mut self.buf).await? == 0 {
+            let read = std::future::poll_fn(|cx| poll_read_some(&self.io, &mut self.buf, cx, READ_SIZE)).await;
+            if read? == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed before the response"));
             }
         }

@@ -5,7 +5,7 @@
 //! request's circuit-breaker permit and least-request count released, as Envoy does when a
 //! response completes. A body dropped before its end closes the connection.
 
-use super::h1::{Connection, Framing, protocol_error};
+use super::h1::{Connection, Framing, READ_SIZE, poll_read_some, protocol_error};
 use super::host::{Conn1, HostPool};
 use crate::http::body::BoxError;
 use crate::lb::ActiveGuard;
@@ -18,8 +18,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-/// Reads of a body: up to this much at a time.
-const READ_SIZE: usize = 16 * 1024;
 /// A chunk-size line (with extensions) longer than this is a protocol error.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
 /// Trailers larger than this are a protocol error.
@@ -215,16 +213,7 @@ pub(super) fn test_poll(
 
 /// Reads into the connection's buffer (up to `want` more bytes).
 fn poll_fill(conn: &mut Connection, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
-    if conn.buf.capacity() - conn.buf.len() < want {
-        conn.buf.reserve(want);
-    }
-    loop {
-        ready!(conn.io.poll_read_ready(cx))?;
-        match conn.io.try_read_buf(&mut conn.buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            done => return Poll::Ready(done),
-        }
-    }
+    poll_read_some(&conn.io, &mut conn.buf, cx, want)
 }
 
 /// One step of the body's framing over the bytes buffered so far.

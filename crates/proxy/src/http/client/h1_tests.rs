@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::http::body::UpstreamBody;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
 fn request(method: &str, body: UpstreamBody, headers: &[(&'static str, &'static str)]) -> Request<UpstreamBody> {
