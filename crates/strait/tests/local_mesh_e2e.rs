@@ -98,9 +98,16 @@ impl Up {
     fn apply(&self, scenario: &str) {
         let debug = self.debug();
         let registry_version = || get_json(&debug, "/debug/registryz")?["version"].as_u64();
-        let before = registry_version().unwrap_or(0);
+        let configz = || get_json(&debug, "/debug/configz").map(|v| v["items"].to_string());
+        let (before, items) = (registry_version().unwrap_or(0), configz().unwrap_or_default());
         let text = std::fs::read_to_string(repo().join("examples/demo-scenarios").join(scenario)).expect("scenario");
         std::fs::write(self.dir.join("config/scenario.yaml"), text).expect("write scenario");
+        // A pod turning ready also makes a new version: wait for the one that carries the
+        // scenario (the loaded config changed), not just any newer one.
+        wait_for("the control plane to load the scenario", Duration::from_secs(10), || {
+            configz().filter(|now| *now != items)
+        });
+        std::thread::sleep(Duration::from_millis(200));
         let version =
             wait_for("a new config version", Duration::from_secs(10), || registry_version().filter(|v| *v > before));
         wait_for("every sidecar sent and SYNCED the new version", Duration::from_secs(15), || {
