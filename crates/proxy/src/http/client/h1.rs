@@ -38,25 +38,21 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
 }
 
-/// Reads up to `want` bytes from `io` onto the end of `buf`; Ok(0) at EOF.
+/// Reads up to `want` bytes from `io` onto the end of `buf`; Ok(0) at EOF. (Through
+/// `poll_read`, which forgets the socket's readiness after a short read: the idle check
+/// [`Connection::is_usable`] then costs no system call.)
 pub(super) fn poll_read_some(
-    io: &TcpStream,
+    io: &mut TcpStream,
     buf: &mut BytesMut,
     cx: &mut Context<'_>,
     want: usize,
 ) -> Poll<io::Result<usize>> {
-    loop {
-        std::task::ready!(io.poll_read_ready(cx))?;
-        let read: io::Result<usize> = SCRATCH.with_borrow_mut(|scratch| {
-            let n = io.try_read(&mut scratch[..want.clamp(1, READ_SIZE)])?;
-            buf.extend_from_slice(&scratch[..n]);
-            Ok(n)
-        });
-        match read {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            done => return Poll::Ready(done),
-        }
-    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut read = ReadBuf::new(&mut scratch[..want.clamp(1, READ_SIZE)]);
+        std::task::ready!(Pin::new(io).poll_read(cx, &mut read))?;
+        buf.extend_from_slice(read.filled());
+        Poll::Ready(Ok(read.filled().len()))
+    })
 }
 
 /// An upstream HTTP/1.1 connection.
@@ -239,7 +235,7 @@ impl Connection {
             if self.buf.len() >= MAX_HEAD_BYTES {
                 return Err(protocol_error("response head too large"));
             }
-            let read = std::future::poll_fn(|cx| poll_read_some(&self.io, &mut self.buf, cx, READ_SIZE)).await;
+            let read = std::future::poll_fn(|cx| poll_read_some(&mut self.io, &mut self.buf, cx, READ_SIZE)).await;
             if read? == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed before the response"));
             }

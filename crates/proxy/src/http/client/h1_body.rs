@@ -213,7 +213,7 @@ pub(super) fn test_poll(
 
 /// Reads into the connection's buffer (up to `want` more bytes).
 fn poll_fill(conn: &mut Connection, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
-    poll_read_some(&conn.io, &mut conn.buf, cx, want)
+    poll_read_some(&mut conn.io, &mut conn.buf, cx, want)
 }
 
 /// One step of the body's framing over the bytes buffered so far.
