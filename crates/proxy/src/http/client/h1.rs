@@ -115,10 +115,15 @@ impl Connection {
     /// nothing unasked (a peek at what the runtime already knows; no system call when nothing
     /// arrived).
     pub(super) fn is_usable(&self) -> bool {
+        self.peek().is_pending()
+    }
+
+    /// Whether anything arrived or the upstream closed, from what the runtime knows (a
+    /// non-blocking peek; no system call while the socket is not readable).
+    fn peek(&self) -> Poll<io::Result<usize>> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut byte = [0u8; 1];
-        let mut peek = ReadBuf::new(&mut byte);
-        matches!(self.io.poll_peek(&mut cx, &mut peek), Poll::Pending)
+        self.io.poll_peek(&mut cx, &mut ReadBuf::new(&mut byte))
     }
 
     /// Writes `req` and reads the response head (skipping interim responses).
@@ -215,10 +220,7 @@ impl Connection {
 
     /// Whether the upstream sent something (an early response) while the body is still going.
     fn answered(&self) -> bool {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        let mut byte = [0u8; 1];
-        let mut peek = ReadBuf::new(&mut byte);
-        matches!(self.io.poll_peek(&mut cx, &mut peek), Poll::Ready(Ok(n)) if n > 0)
+        matches!(self.peek(), Poll::Ready(Ok(n)) if n > 0)
     }
 
     /// Reads until a final response head is parsed.
